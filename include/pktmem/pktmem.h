@@ -1,0 +1,153 @@
+/*
+ * <pktmem/pktmem.h> — the library as a whole: version, statistics, the
+ * diagnostic handler for programmer errors, and fault injection.
+ *
+ * No init call is needed: the library sets itself up on first use, from any
+ * thread.
+ *
+ * Thread-safety: every function here may be called from any thread.
+ */
+#ifndef PKTMEM_PKTMEM_H
+#define PKTMEM_PKTMEM_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include <pktmem/export.h>
+#include <pktmem/gfp.h>
+#include <pktmem/slab.h>
+#include <pktmem/mempool.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PKTMEM_VERSION_MAJOR 0
+#define PKTMEM_VERSION_MINOR 1
+#define PKTMEM_VERSION_PATCH 0
+#define PKTMEM_VERSION ((PKTMEM_VERSION_MAJOR * 10000) + (PKTMEM_VERSION_MINOR * 100) + PKTMEM_VERSION_PATCH)
+
+/* The version of the library actually linked, as PKTMEM_VERSION computes it. */
+PKTMEM_API int pktmem_version(void);
+/* The same as "MAJOR.MINOR.PATCH". */
+PKTMEM_API const char *pktmem_version_string(void);
+
+/* ------------------------------------------------------------ statistics */
+
+enum pktmem_stats_kind {
+	PKTMEM_STATS_CACHE = 1, /* a kmem_cache */
+	PKTMEM_STATS_POOL = 2,  /* a mempool */
+};
+
+/*
+ * A snapshot of one cache or pool. Counts are objects (elements for pools).
+ *  in_use:  handed out to callers and not yet freed.
+ *  total:   objects that exist: in use, resting in magazines, depot and
+ *           reserve (for a pool: in use plus the reserve).
+ *  peak:    the highest in_use seen (for caches without a limit, sampled
+ *           whenever objects move between a magazine and the depot, so it
+ *           may miss a short peak within one magazine's worth).
+ *  allocs, frees: successful allocations and frees.
+ *  denied:  allocations that failed (limit under a non-waiting mask, no
+ *           memory, injected fault).
+ *  waited:  allocations that slept before succeeding.
+ *  limit:   the in-use cap, 0 for none. reserve / reserve_max: emergency
+ *           reserve (caches) or mempool reserve now and its target (pools).
+ */
+struct pktmem_stats {
+	char name[48];
+	enum pktmem_stats_kind kind;
+	size_t obj_size;
+	uint64_t in_use;
+	uint64_t total;
+	uint64_t peak;
+	uint64_t allocs;
+	uint64_t frees;
+	uint64_t denied;
+	uint64_t waited;
+	uint64_t limit;
+	uint64_t reserve;
+	uint64_t reserve_max;
+	size_t bytes_mapped;  /* memory the cache took from the system */
+};
+
+/* Snapshots of one cache / one pool. Return 0, or -EINVAL for NULL. */
+PKTMEM_API int kmem_cache_stats(struct kmem_cache *c, struct pktmem_stats *out);
+PKTMEM_API int mempool_stats(mempool_t *pool, struct pktmem_stats *out);
+
+/*
+ * pktmem_stats_walk() - call @fn with a snapshot of every live cache and pool,
+ * in creation order, stopping early when @fn returns non-zero (that value is
+ * returned; 0 otherwise). @fn must not create or destroy caches or pools.
+ */
+typedef int (*pktmem_stats_fn)(const struct pktmem_stats *st, void *arg);
+PKTMEM_API int pktmem_stats_walk(pktmem_stats_fn fn, void *arg);
+
+/* Print every cache and pool in the style of `netstat -m`. */
+PKTMEM_API void pktmem_stats_print(FILE *out);
+
+/* ------------------------------------------------------------ diagnostics */
+
+/*
+ * The diagnostic handler is called for programmer errors that a kernel would
+ * panic on (a double free, a foreign pointer, a length past the buffer, a
+ * waiting allocation where waiting is forbidden). @func names the public
+ * function, @msg gives the values. The default handler prints
+ * "pktmem: <func>: <msg>" to stderr and aborts. If an installed handler
+ * returns, the library function refuses the operation and returns its
+ * documented error value (NULL, -EINVAL, or nothing), leaving the caller's
+ * data unchanged.
+ */
+typedef void (*pktmem_diag_handler_t)(const char *func, const char *msg, void *arg);
+
+/* Install @fn (NULL: the default) and return the previous handler. */
+PKTMEM_API pktmem_diag_handler_t pktmem_set_diag_handler(pktmem_diag_handler_t fn, void *arg);
+
+/* Number of diagnostics raised so far in this process. */
+PKTMEM_API unsigned long pktmem_diag_count(void);
+
+/* --------------------------------------------------------- fault injection */
+
+/*
+ * Every allocation point of the library (an object from a cache, a bulk run,
+ * a kmalloc, a page run, a mempool element from its allocator, a span from
+ * the system) first asks the fault injector. When it says fail, that
+ * allocation fails as if memory were exhausted, and the caller's failure
+ * contract runs. Off by default; costs one load and a branch when off.
+ */
+enum pktmem_fault_mode {
+	PKTMEM_FAULT_OFF = 0,
+	PKTMEM_FAULT_NTH,    /* the @n-th allocation from now fails, once */
+	PKTMEM_FAULT_EVERY,  /* every @n-th allocation from now fails */
+	PKTMEM_FAULT_RANDOM, /* each fails with probability @n / 1000000 (seeded) */
+};
+
+/*
+ * pktmem_fault_set() - arm the injector (any thread; counts are global).
+ * Counting starts at 1 with the next allocation point passed. @seed is used
+ * by PKTMEM_FAULT_RANDOM. Returns 0, or -EINVAL (n == 0 for NTH/EVERY,
+ * n > 1000000 for RANDOM, unknown mode).
+ */
+PKTMEM_API int pktmem_fault_set(enum pktmem_fault_mode mode, unsigned long n, unsigned long seed);
+
+/* Disarm the injector. */
+PKTMEM_API void pktmem_fault_off(void);
+
+/*
+ * Allocation points passed since the last pktmem_fault_set() or
+ * pktmem_fault_count_reset() — counted only while the injector is armed or
+ * counting was asked for with pktmem_fault_count_reset(). Lets a test count
+ * the allocations of an operation, then fail each in turn.
+ */
+PKTMEM_API unsigned long pktmem_fault_count(void);
+PKTMEM_API void pktmem_fault_count_reset(void);
+
+/* Allocations made to fail so far. */
+PKTMEM_API unsigned long pktmem_fault_injected(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PKTMEM_PKTMEM_H */

@@ -1,0 +1,83 @@
+/*
+ * Internal services shared by every layer: the diagnostic routine, the fault
+ * injector's fast check, the statistics registry and the arena. Nothing here
+ * is exported.
+ */
+#ifndef PKTMEM_INTERNAL_H
+#define PKTMEM_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <pktmem/pktmem.h>
+
+#define likely(x)   __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+#define CACHE_LINE 64
+
+/* ------------------------------------------------------------ diagnostics */
+
+/*
+ * Report a programmer error in public function @func. Calls the installed
+ * handler (the default one aborts). Returns only if an application handler
+ * returned; the caller must then refuse the operation.
+ */
+void diag(const char *func, const char *fmt, ...) __attribute__((format(printf, 2, 3), cold));
+
+/* ------------------------------------------------------------ fault points */
+
+/* Non-zero while the injector is armed or counting (see fault.c). */
+extern atomic_int fault_active;
+bool fault_point_slow(void);
+
+/*
+ * One allocation point. True means: fail this allocation as if memory ran
+ * out. Costs a relaxed load and a predictable branch while the injector is off.
+ */
+static inline bool fault_point(void)
+{
+	if (likely(atomic_load_explicit(&fault_active, memory_order_relaxed) == 0))
+		return false;
+	return fault_point_slow();
+}
+
+/* ------------------------------------------------------------ statistics */
+
+/* A cache or pool known to the statistics walker. Embedded in its owner. */
+struct stats_node {
+	struct stats_node *next, *prev;
+	void (*fill)(struct stats_node *n, struct pktmem_stats *out);
+};
+
+void stats_register(struct stats_node *n);
+void stats_unregister(struct stats_node *n);
+
+/* ------------------------------------------------------------ arena */
+
+/* Largest NUMA node number we track, plus one. */
+#define MAX_NODES 64
+
+/* Number of node slots in use (highest possible node + 1), at least 1. */
+int node_count(void);
+/* True for a node that exists and has memory. */
+bool node_has_memory(int node);
+/* The NUMA node of the CPU the caller runs on now (0 when unknown). */
+int node_of_caller(void);
+
+/*
+ * arena_map() - @size bytes (a multiple of the page size) aligned to @align
+ * (a power of two, at least a page), bound to @node with mbind when @node is
+ * >= 0. @huge asks for huge pages: MAP_HUGETLB when the system has them
+ * reserved, else transparent huge pages by madvise. Returns NULL with errno
+ * ENOMEM (also for an injected fault) or EINVAL (unknown node).
+ */
+void *arena_map(size_t size, size_t align, int node, bool huge);
+void arena_unmap(void *p, size_t size);
+
+/* Total bytes the arena has mapped and not unmapped, process-wide. */
+size_t arena_bytes_mapped(void);
+
+#endif /* PKTMEM_INTERNAL_H */
