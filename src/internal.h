@@ -72,12 +72,61 @@ int node_of_caller(void);
  * (a power of two, at least a page), bound to @node with mbind when @node is
  * >= 0. @huge asks for huge pages: MAP_HUGETLB when the system has them
  * reserved, else transparent huge pages by madvise. Returns NULL with errno
- * ENOMEM (also for an injected fault) or EINVAL (unknown node).
+ * ENOMEM or EINVAL (unknown node). Not a fault point of its own: the
+ * allocation that needs the span is.
  */
 void *arena_map(size_t size, size_t align, int node, bool huge);
 void arena_unmap(void *p, size_t size);
+
+/*
+ * Mappings aligned to ARENA_SPAN_ALIGN are recorded in a bitmap with one bit
+ * per aligned 2 MiB of address space, so that arena_owns() tells, without
+ * touching the memory, whether an address's 2 MiB base starts a mapping of
+ * ours. That is what lets a free of a foreign pointer be diagnosed instead
+ * of dereferenced.
+ */
+#define ARENA_SPAN_ALIGN (2UL << 20)
+extern _Atomic(atomic_ulong *) arena_span_bits;
+
+static inline bool arena_owns(const void *p)
+{
+	uintptr_t idx = (uintptr_t)p / ARENA_SPAN_ALIGN;
+	atomic_ulong *bits = atomic_load_explicit(&arena_span_bits, memory_order_acquire);
+
+	if (unlikely(!bits || idx >= (1UL << 26)))
+		return false;
+	return (atomic_load_explicit(&bits[idx / 64], memory_order_relaxed) >> (idx % 64)) & 1;
+}
 
 /* Total bytes the arena has mapped and not unmapped, process-wide. */
 size_t arena_bytes_mapped(void);
 
 #endif /* PKTMEM_INTERNAL_H */
+
+/* ------------------------------------------------------------ sanitizers */
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define PKTMEM_ASAN 1
+#endif
+#if __has_feature(thread_sanitizer)
+#define PKTMEM_TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define PKTMEM_ASAN 1
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define PKTMEM_TSAN 1
+#endif
+
+#ifdef PKTMEM_ASAN
+#include <sanitizer/asan_interface.h>
+/* Free objects resting in our caches are poisoned, so a use after free is
+ * reported although the memory never went back to the system. */
+#define mem_poison(p, n)   ASAN_POISON_MEMORY_REGION((p), (n))
+#define mem_unpoison(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define mem_poison(p, n)   ((void)(p), (void)(n))
+#define mem_unpoison(p, n) ((void)(p), (void)(n))
+#endif

@@ -1,0 +1,1005 @@
+/*
+ * Object caches (kmem_cache).
+ *
+ *   thread A                 thread B                  (per thread, per cache)
+ *   +-------------+          +-------------+
+ *   | magazine    |          | magazine    |   a stack of up to MAG_CAP free
+ *   | objs[0..n)  |          | objs[0..n)  |   objects; alloc pops, free
+ *   +------+------+          +------+------+   pushes: no lock, no atomic
+ *          |  runs of MAG_RUN objects  |
+ *          v                           v
+ *   +------------------------------------------+
+ *   | depot, one per NUMA node (mutex)          |   a stack of free objects
+ *   |   free: objs[0..n)   reserve (MEMALLOC)   |   and the span being carved
+ *   +---------------------+--------------------+
+ *                         | new spans (2 MiB, aligned, mbind to the node)
+ *                         v
+ *                      arena_map()
+ *
+ * A magazine holds only objects of its thread's node. An object freed on a
+ * thread of another node, or allocated for an explicit other node, goes
+ * straight to that node's depot. A free from another thread of the same node
+ * simply lands in the freeing thread's magazine: objects have no owner
+ * thread, so a remote free is as cheap as a local one.
+ *
+ * The depot keeps its free stack as an array of pointers, never a list
+ * threaded through the objects: free objects are never written, so they can
+ * stay poisoned for ASan and keep their constructed state.
+ *
+ * Limits: a cache with a limit keeps an exact atomic count of objects in
+ * use, so the limit is on objects handed out (those resting in magazines do
+ * not count and cannot strand a waiter). Caches without a limit pay no
+ * atomic on the fast path.
+ *
+ * Lock order: stats_lock > threads_lock > reserve lock > depot lock.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "slab_impl.h"
+
+#define MAG_RUN 32            /* objects moved per depot transfer */
+#define MAG_CAP (2 * MAG_RUN) /* a magazine's capacity */
+#define MAX_CACHES 1024
+
+struct depot {
+	pthread_mutex_t lock;
+	void **objs;        /* free objects */
+	size_t n, cap;      /* cap >= objects carved, so pushes never grow */
+	char *bump, *bump_end; /* the span being carved */
+	struct span *spans;
+	size_t carved;      /* objects that exist on this node */
+	size_t bytes;       /* bytes mapped for this node */
+} __attribute__((aligned(CACHE_LINE)));
+
+struct kmem_cache {
+	/* read by every fast path; written only at creation */
+	unsigned int id;
+	unsigned int size;     /* as asked */
+	unsigned int stride;   /* object size rounded to the alignment */
+	unsigned int align;
+	unsigned int hdr_off;  /* offset of the first object in a span */
+	/* stride = odd << shift; x is a multiple of stride iff its low bits are
+	 * clear and (x >> shift) * odd_inv <= odd_lim (exact division test) */
+	unsigned int shift;
+	uint64_t odd_inv, odd_lim;
+	unsigned long flags;
+	void (*ctor)(void *);
+	int nodes;
+
+	/* limit: exact in-use count, only maintained when limit != 0 */
+	atomic_size_t limit;
+	atomic_size_t in_use __attribute__((aligned(CACHE_LINE)));
+	atomic_int waiters;
+	pthread_mutex_t wait_lock;
+	pthread_cond_t wait_cond;
+
+	/* emergency reserve for __GFP_MEMALLOC */
+	pthread_mutex_t reserve_lock __attribute__((aligned(CACHE_LINE)));
+	void **reserve;
+	atomic_size_t reserve_n;
+	size_t reserve_max;
+	int reserve_node;
+
+	/* counters of slow paths and of threads that have gone */
+	atomic_uint_least64_t allocs, frees, denied, waited, peak;
+
+	struct stats_node stats;
+	char name[48];
+	struct depot depot[]; /* one per node slot */
+};
+
+/*
+ * One cache's magazine in one thread. The owner thread alone pushes and
+ * pops; others touch it only under threads_lock (statistics, destroy, the
+ * owner's exit). The counters are relaxed atomics so that statistics can
+ * read them without a lock: a plain load and store on the owner's side.
+ */
+struct tcache_entry {
+	_Atomic(struct kmem_cache *) cache; /* NULL: free for reuse */
+	unsigned int n;
+	atomic_uint_least64_t allocs, frees;
+	void *objs[MAG_CAP];
+};
+
+struct tcache {
+	struct tcache *next, *prev; /* all live threads, under threads_lock */
+	int node;
+	struct tcache_entry *ent[MAX_CACHES];
+};
+
+/*
+ * threads_lock guards the list of thread caches, the creation and reuse of
+ * entries, and cache ids. It is taken on slow paths only.
+ */
+static pthread_mutex_t threads_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct tcache threads_head = { &threads_head, &threads_head, 0, { 0 } };
+static struct kmem_cache *cache_ids[MAX_CACHES];
+
+static pthread_once_t tc_once = PTHREAD_ONCE_INIT;
+static pthread_key_t tc_key;
+
+/* The caller's thread cache: NULL before first use; tc_dead after exit. */
+static _Thread_local struct tcache *tls_tc __attribute__((tls_model("initial-exec")));
+static struct tcache tc_dead;
+
+static void cache_free_locked_entry(struct tcache *tc, struct tcache_entry *e);
+
+/* ------------------------------------------------------------ helpers */
+
+static inline uint64_t ctr_get(atomic_uint_least64_t *c)
+{
+	return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+/* Owner-only increment: no read-modify-write needed, readers see either. */
+static inline void ctr_add_owner(atomic_uint_least64_t *c, uint64_t v)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v, memory_order_relaxed);
+}
+
+static inline void ctr_add(atomic_uint_least64_t *c, uint64_t v)
+{
+	atomic_fetch_add_explicit(c, v, memory_order_relaxed);
+}
+
+static void peak_update(struct kmem_cache *c, uint64_t v)
+{
+	uint64_t old = atomic_load_explicit(&c->peak, memory_order_relaxed);
+
+	while (v > old && !atomic_compare_exchange_weak_explicit(&c->peak, &old, v,
+								 memory_order_relaxed, memory_order_relaxed))
+		;
+}
+
+unsigned long cache_flags(const struct kmem_cache *c)
+{
+	return c->flags;
+}
+
+/* ------------------------------------------------------------ depot */
+
+/* Make room in the free stack for @more carved objects. Depot lock held. */
+static int depot_reserve_slots(struct depot *d, size_t more)
+{
+	if (d->carved + more <= d->cap)
+		return 0;
+	size_t cap = d->cap ? d->cap : 256;
+
+	while (cap < d->carved + more)
+		cap *= 2;
+	void **objs = realloc(d->objs, cap * sizeof(void *));
+
+	if (!objs)
+		return -1;
+	d->objs = objs;
+	d->cap = cap;
+	return 0;
+}
+
+static struct span *span_new(struct kmem_cache *c, int node, size_t map_size)
+{
+	struct span *s = arena_map(map_size, SPAN_SIZE, node, (c->flags & SLAB_HUGEPAGE) != 0);
+
+	if (!s)
+		return NULL;
+	s->magic = SPAN_MAGIC;
+	s->cache = c;
+	s->map_size = map_size;
+	s->large_size = 0;
+	s->node = node;
+	return s;
+}
+
+/*
+ * Create up to @want new objects on the depot's node into @out. Returns
+ * how many (0 with errno set on failure). Depot lock held.
+ */
+static size_t depot_carve(struct kmem_cache *c, int node, struct depot *d, void **out, size_t want)
+{
+	size_t got = 0;
+
+	if (depot_reserve_slots(d, want) != 0) {
+		errno = ENOMEM;
+		return 0;
+	}
+	while (got < want) {
+		char *obj;
+
+		if (c->stride > LARGE_OBJECT) {
+			size_t len = (c->hdr_off + c->stride + PAGE_SIZE - 1) & PAGE_MASK;
+			struct span *s = span_new(c, node, len);
+
+			if (!s)
+				break;
+			s->next = d->spans;
+			d->spans = s;
+			d->bytes += len;
+			obj = (char *)s + c->hdr_off;
+		} else {
+			if (!d->bump || d->bump + c->stride > d->bump_end) {
+				struct span *s = span_new(c, node, SPAN_SIZE);
+
+				if (!s)
+					break;
+				s->next = d->spans;
+				d->spans = s;
+				d->bytes += SPAN_SIZE;
+				d->bump = (char *)s + c->hdr_off;
+				d->bump_end = (char *)s + SPAN_SIZE;
+			}
+			obj = d->bump;
+			d->bump += c->stride;
+		}
+		if (c->ctor)
+			c->ctor(obj);
+		mem_poison(obj, c->stride);
+		out[got++] = obj;
+		d->carved++;
+	}
+	return got;
+}
+
+/* Take up to @want free objects from node @node's depot (carving if empty). */
+static size_t depot_take(struct kmem_cache *c, int node, void **out, size_t want)
+{
+	struct depot *d = &c->depot[node];
+	size_t got;
+
+	pthread_mutex_lock(&d->lock);
+	got = d->n < want ? d->n : want;
+	d->n -= got;
+	memcpy(out, d->objs + d->n, got * sizeof(void *));
+	if (got < want)
+		got += depot_carve(c, node, d, out + got, want - got);
+	pthread_mutex_unlock(&d->lock);
+	return got;
+}
+
+static void reserve_topup(struct kmem_cache *c, int node, void ***objs, size_t *n);
+
+/* Push @n free objects onto node @node's depot, as they are. */
+static void depot_put_raw(struct kmem_cache *c, int node, void **objs, size_t n)
+{
+	struct depot *d = &c->depot[node];
+
+	pthread_mutex_lock(&d->lock);
+	memcpy(d->objs + d->n, objs, n * sizeof(void *));
+	d->n += n;
+	pthread_mutex_unlock(&d->lock);
+}
+
+/* Give @n free objects of node @node back: the reserve first, if it is short. */
+static void depot_put(struct kmem_cache *c, int node, void **objs, size_t n)
+{
+	if (unlikely(atomic_load_explicit(&c->reserve_n, memory_order_relaxed) < c->reserve_max))
+		reserve_topup(c, node, &objs, &n);
+	if (n)
+		depot_put_raw(c, node, objs, n);
+}
+
+/* ------------------------------------------------------------ reserve */
+
+/* Refill the emergency reserve from objects on their way to the depot. */
+static void reserve_topup(struct kmem_cache *c, int node, void ***objs, size_t *n)
+{
+	if (node != c->reserve_node)
+		return;
+	pthread_mutex_lock(&c->reserve_lock);
+	size_t have = atomic_load_explicit(&c->reserve_n, memory_order_relaxed);
+
+	while (have < c->reserve_max && *n) {
+		c->reserve[have++] = (*objs)[0];
+		(*objs)++;
+		(*n)--;
+	}
+	atomic_store_explicit(&c->reserve_n, have, memory_order_relaxed);
+	pthread_mutex_unlock(&c->reserve_lock);
+}
+
+static void *reserve_take(struct kmem_cache *c, int node)
+{
+	void *obj = NULL;
+
+	if (node != NUMA_NO_NODE && node != c->reserve_node)
+		return NULL;
+	pthread_mutex_lock(&c->reserve_lock);
+	size_t have = atomic_load_explicit(&c->reserve_n, memory_order_relaxed);
+
+	if (have) {
+		obj = c->reserve[--have];
+		atomic_store_explicit(&c->reserve_n, have, memory_order_relaxed);
+	}
+	pthread_mutex_unlock(&c->reserve_lock);
+	return obj;
+}
+
+int kmem_cache_set_reserve(struct kmem_cache *c, size_t nr)
+{
+	if (!c)
+		return -EINVAL;
+	pthread_mutex_lock(&c->reserve_lock);
+	size_t have = atomic_load_explicit(&c->reserve_n, memory_order_relaxed);
+	int node = c->reserve_max ? c->reserve_node : node_of_caller();
+
+	if (nr > c->reserve_max) {
+		void **arr = realloc(c->reserve, nr * sizeof(void *));
+
+		if (!arr) {
+			pthread_mutex_unlock(&c->reserve_lock);
+			return -ENOMEM;
+		}
+		c->reserve = arr;
+	}
+	if (have < nr) {
+		size_t got = fault_point() ? 0 : depot_take(c, node, c->reserve + have, nr - have);
+
+		if (got < nr - have) {
+			/* All or nothing: the reserve stays as it was. */
+			depot_put_raw(c, node, c->reserve + have, got);
+			pthread_mutex_unlock(&c->reserve_lock);
+			return -ENOMEM;
+		}
+	} else if (have > nr) {
+		depot_put_raw(c, node, c->reserve + nr, have - nr);
+	}
+	c->reserve_node = node;
+	c->reserve_max = nr;
+	atomic_store_explicit(&c->reserve_n, nr, memory_order_relaxed);
+	pthread_mutex_unlock(&c->reserve_lock);
+	return 0;
+}
+
+/* ------------------------------------------------------------ limits */
+
+/*
+ * Take @nr in-use slots under the limit. A waiting caller sleeps until frees
+ * make room; the acquire is a CAS so that a failed attempt never inflates
+ * the count (which could make a waiter miss its wake-up).
+ *
+ * Wake-up reasoning: the sleeper increments `waiters` and then retries the
+ * CAS, both under wait_lock; a releaser decrements `in_use` and then reads
+ * `waiters`, all sequentially consistent. So either the releaser sees the
+ * waiter (and signals under the lock, which it cannot take until the waiter
+ * sleeps), or the waiter's retry sees the freed slot. No wake-up is lost.
+ */
+static int limit_acquire(struct kmem_cache *c, size_t nr, gfp_t gfp, bool *waited)
+{
+	size_t limit = atomic_load(&c->limit);
+	size_t cur = atomic_load(&c->in_use);
+
+	for (;;) {
+		while (limit == 0 || cur + nr <= limit) {
+			if (atomic_compare_exchange_weak(&c->in_use, &cur, cur + nr)) {
+				peak_update(c, cur + nr);
+				return 0;
+			}
+			limit = atomic_load(&c->limit);
+		}
+		if (!gfpflags_allow_blocking(gfp) || nr > limit)
+			return -ENOMEM;
+		pthread_mutex_lock(&c->wait_lock);
+		atomic_fetch_add(&c->waiters, 1);
+		*waited = true;
+		for (;;) {
+			limit = atomic_load(&c->limit);
+			cur = atomic_load(&c->in_use);
+			if (limit == 0 || cur + nr <= limit || nr > limit)
+				break;
+			pthread_cond_wait(&c->wait_cond, &c->wait_lock);
+		}
+		atomic_fetch_sub(&c->waiters, 1);
+		pthread_mutex_unlock(&c->wait_lock);
+	}
+}
+
+static void limit_release(struct kmem_cache *c, size_t nr)
+{
+	atomic_fetch_sub(&c->in_use, nr);
+	if (atomic_load(&c->waiters)) {
+		pthread_mutex_lock(&c->wait_lock);
+		pthread_cond_broadcast(&c->wait_cond);
+		pthread_mutex_unlock(&c->wait_lock);
+	}
+}
+
+int kmem_cache_set_limit(struct kmem_cache *c, size_t max)
+{
+	if (!c)
+		return -EINVAL;
+	/*
+	 * The exact count must start right: while a cache had no limit its
+	 * in_use was not kept, so take it from the per-thread counters now.
+	 * Setting a limit is a configuration step, not a fast path.
+	 */
+	if (atomic_load(&c->limit) == 0 && max != 0) {
+		struct pktmem_stats st;
+
+		kmem_cache_stats(c, &st);
+		atomic_store(&c->in_use, (size_t)st.in_use);
+	}
+	atomic_store(&c->limit, max);
+	pthread_mutex_lock(&c->wait_lock);
+	pthread_cond_broadcast(&c->wait_cond); /* a raised limit may free waiters */
+	pthread_mutex_unlock(&c->wait_lock);
+	return 0;
+}
+
+/* ------------------------------------------------------------ thread caches */
+
+/* Hand an entry's objects back and fold its counters. threads_lock held. */
+static void cache_free_locked_entry(struct tcache *tc, struct tcache_entry *e)
+{
+	struct kmem_cache *c = atomic_load_explicit(&e->cache, memory_order_relaxed);
+
+	if (!c)
+		return;
+	if (e->n)
+		depot_put(c, tc->node, e->objs, e->n);
+	ctr_add(&c->allocs, ctr_get(&e->allocs));
+	ctr_add(&c->frees, ctr_get(&e->frees));
+	e->n = 0;
+	atomic_store_explicit(&e->allocs, 0, memory_order_relaxed);
+	atomic_store_explicit(&e->frees, 0, memory_order_relaxed);
+	atomic_store_explicit(&e->cache, NULL, memory_order_relaxed);
+}
+
+/* A thread exits: its magazines go back to the depots, nothing is stranded. */
+static void tcache_exit(void *arg)
+{
+	struct tcache *tc = arg;
+
+	pthread_mutex_lock(&threads_lock);
+	for (unsigned i = 0; i < MAX_CACHES; i++) {
+		if (tc->ent[i]) {
+			cache_free_locked_entry(tc, tc->ent[i]);
+			free(tc->ent[i]);
+		}
+	}
+	tc->prev->next = tc->next;
+	tc->next->prev = tc->prev;
+	pthread_mutex_unlock(&threads_lock);
+	free(tc);
+	/* Allocations from later destructors go straight to the depots. */
+	tls_tc = &tc_dead;
+}
+
+static void tc_key_init(void)
+{
+	if (pthread_key_create(&tc_key, tcache_exit) != 0) {
+		fprintf(stderr, "pktmem: cannot create the thread-cache key\n");
+		abort();
+	}
+}
+
+/* The caller's thread cache, created on first use; NULL once it has exited. */
+static struct tcache *tcache_get(void)
+{
+	struct tcache *tc = tls_tc;
+
+	if (likely(tc))
+		return tc == &tc_dead ? NULL : tc;
+	pthread_once(&tc_once, tc_key_init);
+	tc = calloc(1, sizeof(*tc));
+	if (!tc)
+		return NULL;
+	tc->node = node_of_caller();
+	if (pthread_setspecific(tc_key, tc) != 0) {
+		free(tc);
+		return NULL;
+	}
+	pthread_mutex_lock(&threads_lock);
+	tc->next = &threads_head;
+	tc->prev = threads_head.prev;
+	threads_head.prev->next = tc;
+	threads_head.prev = tc;
+	pthread_mutex_unlock(&threads_lock);
+	tls_tc = tc;
+	return tc;
+}
+
+/* The caller's magazine for @c, created on first use (slow path). */
+static struct tcache_entry *entry_get(struct tcache *tc, struct kmem_cache *c)
+{
+	struct tcache_entry *e = tc->ent[c->id];
+
+	if (e && atomic_load_explicit(&e->cache, memory_order_relaxed) == c)
+		return e;
+	pthread_mutex_lock(&threads_lock);
+	if (!e) {
+		e = calloc(1, sizeof(*e));
+		if (!e) {
+			pthread_mutex_unlock(&threads_lock);
+			return NULL;
+		}
+		tc->ent[c->id] = e;
+	}
+	e->n = 0;
+	atomic_store_explicit(&e->allocs, 0, memory_order_relaxed);
+	atomic_store_explicit(&e->frees, 0, memory_order_relaxed);
+	atomic_store_explicit(&e->cache, c, memory_order_relaxed);
+	pthread_mutex_unlock(&threads_lock);
+	return e;
+}
+
+/* The fast path's view: the caller's magazine for @c if it exists. */
+static inline struct tcache_entry *entry_fast(struct kmem_cache *c)
+{
+	struct tcache *tc = tls_tc;
+
+	if (unlikely(!tc))
+		return NULL;
+	struct tcache_entry *e = tc->ent[c->id];
+
+	if (unlikely(!e || atomic_load_explicit(&e->cache, memory_order_relaxed) != c))
+		return NULL;
+	return e;
+}
+
+/* ------------------------------------------------------------ alloc */
+
+static inline void *obj_ready(struct kmem_cache *c, void *obj, gfp_t gfp)
+{
+	mem_unpoison(obj, c->size);
+	if (gfp & __GFP_ZERO)
+		memset(obj, 0, c->size);
+	return obj;
+}
+
+static void *alloc_slow(struct kmem_cache *c, gfp_t gfp, int node, const char *func)
+{
+	bool waited = false, limited = atomic_load_explicit(&c->limit, memory_order_relaxed) != 0;
+	void *obj = NULL;
+
+	if (unlikely((gfp & __GFP_ZERO) && c->ctor)) {
+		diag(func, "cache '%s' has a constructor; __GFP_ZERO would destroy the constructed state (gfp %#x)",
+		     c->name, gfp);
+		errno = EINVAL;
+		return NULL;
+	}
+	if (node != NUMA_NO_NODE && !node_has_memory(node)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	for (;;) {
+		if (fault_point())
+			goto dry;
+		if (limited && limit_acquire(c, 1, gfp, &waited) != 0)
+			goto dry;
+
+		struct tcache *tc = tcache_get();
+		int target = node == NUMA_NO_NODE ? (tc ? tc->node : node_of_caller()) : node;
+
+		if (tc && target == tc->node) {
+			struct tcache_entry *e = entry_get(tc, c);
+
+			if (e) {
+				if (e->n == 0)
+					e->n = (unsigned)depot_take(c, target, e->objs, MAG_RUN);
+				if (e->n) {
+					obj = e->objs[--e->n];
+					ctr_add_owner(&e->allocs, 1);
+				}
+				goto got;
+			}
+		}
+		if (depot_take(c, target, &obj, 1) == 1)
+			ctr_add(&c->allocs, 1);
+got:
+		if (obj) {
+			if (waited)
+				ctr_add(&c->waited, 1);
+			return obj_ready(c, obj, gfp);
+		}
+		if (limited)
+			limit_release(c, 1);
+dry:
+		/* Nothing ordinary is left: the emergency reserve, then give up. */
+		if ((gfp & (__GFP_MEMALLOC | __GFP_NOMEMALLOC)) == __GFP_MEMALLOC &&
+		    (obj = reserve_take(c, node)) != NULL) {
+			if (limited)
+				atomic_fetch_add(&c->in_use, 1); /* the reserve may exceed the limit */
+			ctr_add(&c->allocs, 1);
+			return obj_ready(c, obj, gfp);
+		}
+		if ((gfp & __GFP_NOFAIL) && gfpflags_allow_blocking(gfp)) {
+			nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+			continue;
+		}
+		ctr_add(&c->denied, 1);
+		errno = ENOMEM;
+		return NULL;
+	}
+}
+
+void *kmem_cache_alloc(struct kmem_cache *c, gfp_t gfp)
+{
+	struct tcache_entry *e = entry_fast(c);
+
+	if (likely(e && e->n && !(gfp & __GFP_ZERO) &&
+		   atomic_load_explicit(&fault_active, memory_order_relaxed) == 0 &&
+		   atomic_load_explicit(&c->limit, memory_order_relaxed) == 0)) {
+		void *obj = e->objs[--e->n];
+
+		ctr_add_owner(&e->allocs, 1);
+		mem_unpoison(obj, c->size);
+		return obj;
+	}
+	return alloc_slow(c, gfp, NUMA_NO_NODE, "kmem_cache_alloc");
+}
+
+void *kmem_cache_alloc_node(struct kmem_cache *c, gfp_t gfp, int node)
+{
+	return alloc_slow(c, gfp, node, "kmem_cache_alloc_node");
+}
+
+void *kmem_cache_zalloc(struct kmem_cache *c, gfp_t gfp)
+{
+	return alloc_slow(c, gfp | __GFP_ZERO, NUMA_NO_NODE, "kmem_cache_zalloc");
+}
+
+/* ------------------------------------------------------------ free */
+
+/* Is @obj an object of @c? Diagnoses and returns false if not. */
+static inline bool obj_check(struct kmem_cache *c, const void *obj, const char *func)
+{
+	const struct span *s = span_of(obj);
+
+	if (likely(span_valid(s) && s->cache == c)) {
+		uint64_t x = (uint64_t)((uintptr_t)obj - (uintptr_t)s - c->hdr_off);
+
+		if (likely((uintptr_t)obj >= (uintptr_t)s + c->hdr_off &&
+			   (x & ((1ULL << c->shift) - 1)) == 0 && (x >> c->shift) * c->odd_inv <= c->odd_lim))
+			return true;
+		diag(func, "%p points inside an object of cache '%s' (object size %u), not at its start",
+		     obj, c->name, c->stride);
+		return false;
+	}
+	diag(func, "%p is not an object of cache '%s' (it belongs to %s)", obj, c->name,
+	     span_valid(s) ? (s->cache ? s->cache->name : "a kmalloc block") : "no pktmem cache");
+	return false;
+}
+
+static void free_slow(struct kmem_cache *c, void *obj)
+{
+	int node = span_of(obj)->node;
+	struct tcache *tc = tcache_get();
+
+	mem_poison(obj, c->stride);
+	if (tc && node == tc->node) {
+		struct tcache_entry *e = entry_get(tc, c);
+
+		if (e) {
+			if (e->n == MAG_CAP) {
+				/* Keep the newest (cache-hot) half, return the oldest run. */
+				depot_put(c, node, e->objs, MAG_RUN);
+				memmove(e->objs, e->objs + MAG_RUN, (MAG_CAP - MAG_RUN) * sizeof(void *));
+				e->n -= MAG_RUN;
+			}
+			e->objs[e->n++] = obj;
+			ctr_add_owner(&e->frees, 1);
+			return;
+		}
+	}
+	depot_put(c, node, &obj, 1);
+	ctr_add(&c->frees, 1);
+}
+
+void kmem_cache_free(struct kmem_cache *c, void *obj)
+{
+	if (unlikely(!obj))
+		return;
+	if (unlikely(!c)) {
+		diag("kmem_cache_free", "NULL cache for object %p", obj);
+		return;
+	}
+	if (unlikely(!obj_check(c, obj, "kmem_cache_free")))
+		return;
+
+	struct tcache_entry *e = entry_fast(c);
+
+	if (likely(e && e->n < MAG_CAP && span_of(obj)->node == tls_tc->node)) {
+		mem_poison(obj, c->stride);
+		e->objs[e->n++] = obj;
+		ctr_add_owner(&e->frees, 1);
+	} else {
+		free_slow(c, obj);
+	}
+	if (unlikely(atomic_load_explicit(&c->limit, memory_order_relaxed)))
+		limit_release(c, 1);
+}
+
+/* ------------------------------------------------------------ bulk */
+
+int kmem_cache_alloc_bulk(struct kmem_cache *c, gfp_t gfp, size_t nr, void **p)
+{
+	bool waited = false, limited;
+	size_t got = 0;
+
+	if (nr == 0)
+		return 0;
+	if (unlikely(!c || !p)) {
+		diag("kmem_cache_alloc_bulk", "cache %p, array %p, nr %zu", (void *)c, (void *)p, nr);
+		return 0;
+	}
+	if (unlikely((gfp & __GFP_ZERO) && c->ctor)) {
+		diag("kmem_cache_alloc_bulk", "cache '%s' has a constructor; __GFP_ZERO refused", c->name);
+		return 0;
+	}
+	if (fault_point()) {
+		ctr_add(&c->denied, 1);
+		errno = ENOMEM;
+		return 0;
+	}
+	limited = atomic_load_explicit(&c->limit, memory_order_relaxed) != 0;
+	if (limited && limit_acquire(c, nr, gfp, &waited) != 0) {
+		ctr_add(&c->denied, 1);
+		errno = ENOMEM;
+		return 0;
+	}
+
+	struct tcache *tc = tcache_get();
+	struct tcache_entry *e = tc ? entry_get(tc, c) : NULL;
+	int node = tc ? tc->node : node_of_caller();
+
+	if (e) {
+		got = e->n < nr ? e->n : nr;
+		e->n -= (unsigned)got;
+		memcpy(p, e->objs + e->n, got * sizeof(void *));
+	}
+	if (got < nr) {
+		got += depot_take(c, node, p + got, nr - got);
+		if (got < nr) {
+			/* All or nothing: everything taken goes back. */
+			depot_put(c, node, p, got);
+			if (limited)
+				limit_release(c, nr);
+			ctr_add(&c->denied, 1);
+			errno = ENOMEM;
+			return 0;
+		}
+	}
+	if (e)
+		ctr_add_owner(&e->allocs, nr);
+	else
+		ctr_add(&c->allocs, nr);
+	if (waited)
+		ctr_add(&c->waited, 1);
+	for (size_t i = 0; i < nr; i++)
+		obj_ready(c, p[i], gfp);
+	return (int)nr;
+}
+
+void kmem_cache_free_bulk(struct kmem_cache *c, size_t nr, void **p)
+{
+	size_t freed = 0;
+
+	if (unlikely(!c || (!p && nr))) {
+		diag("kmem_cache_free_bulk", "cache %p, array %p, nr %zu", (void *)c, (void *)p, nr);
+		return;
+	}
+	struct tcache_entry *e = entry_fast(c);
+
+	for (size_t i = 0; i < nr; i++) {
+		void *obj = p[i];
+
+		if (!obj || !obj_check(c, obj, "kmem_cache_free_bulk"))
+			continue;
+		if (likely(e && e->n < MAG_CAP && span_of(obj)->node == tls_tc->node)) {
+			mem_poison(obj, c->stride);
+			e->objs[e->n++] = obj;
+			ctr_add_owner(&e->frees, 1);
+		} else {
+			free_slow(c, obj);
+			e = entry_fast(c);
+		}
+		freed++;
+	}
+	if (unlikely(atomic_load_explicit(&c->limit, memory_order_relaxed)) && freed)
+		limit_release(c, freed);
+}
+
+int kmem_cache_shrink(struct kmem_cache *c)
+{
+	struct tcache *tc = tls_tc;
+
+	if (!c || !tc || tc == &tc_dead)
+		return 0;
+	struct tcache_entry *e = entry_fast(c);
+
+	if (e && e->n) {
+		depot_put(c, tc->node, e->objs, e->n);
+		e->n = 0;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ create / destroy */
+
+static void cache_stats_fill(struct stats_node *n, struct pktmem_stats *out);
+
+struct kmem_cache *kmem_cache_create(const char *name, unsigned int size, unsigned int align,
+				     unsigned long flags, void (*ctor)(void *))
+{
+	const unsigned long known = SLAB_HWCACHE_ALIGN | SLAB_PANIC | SLAB_HUGEPAGE | SLAB_KMALLOC;
+	struct kmem_cache *c = NULL;
+	int nodes = node_count();
+	unsigned id;
+
+	if (size == 0 || (align & (align - 1)) || (flags & ~known) || size > (1u << 30)) {
+		errno = EINVAL;
+		goto fail;
+	}
+	if (align < sizeof(void *))
+		align = sizeof(void *);
+	if ((flags & SLAB_HWCACHE_ALIGN) && align < CACHE_LINE)
+		align = CACHE_LINE;
+
+	c = calloc(1, sizeof(*c) + (size_t)nodes * sizeof(struct depot));
+	if (!c) {
+		errno = ENOMEM;
+		goto fail;
+	}
+	c->size = size;
+	c->align = align;
+	c->stride = (size + align - 1) & ~(align - 1);
+	c->hdr_off = (unsigned)((sizeof(struct span) + align - 1) & ~(size_t)(align - 1));
+	if (c->stride > LARGE_OBJECT)
+		c->hdr_off = (c->hdr_off + PAGE_SIZE - 1) & PAGE_MASK;
+	c->shift = (unsigned)__builtin_ctz(c->stride);
+	uint64_t odd = c->stride >> c->shift, inv = odd;
+
+	for (int i = 0; i < 5; i++)
+		inv *= 2 - odd * inv; /* Newton's iteration: inverse of odd mod 2^64 */
+	c->odd_inv = inv;
+	c->odd_lim = UINT64_MAX / odd;
+	c->flags = flags;
+	c->ctor = ctor;
+	c->nodes = nodes;
+	snprintf(c->name, sizeof(c->name), "%s", name ? name : "(unnamed)");
+	pthread_mutex_init(&c->wait_lock, NULL);
+	pthread_cond_init(&c->wait_cond, NULL);
+	pthread_mutex_init(&c->reserve_lock, NULL);
+	for (int i = 0; i < nodes; i++)
+		pthread_mutex_init(&c->depot[i].lock, NULL);
+
+	pthread_mutex_lock(&threads_lock);
+	for (id = 0; id < MAX_CACHES && cache_ids[id]; id++)
+		;
+	if (id < MAX_CACHES)
+		cache_ids[id] = c;
+	pthread_mutex_unlock(&threads_lock);
+	if (id == MAX_CACHES) {
+		free(c);
+		c = NULL;
+		errno = ENOMEM;
+		goto fail;
+	}
+	c->id = id;
+	c->stats.fill = cache_stats_fill;
+	stats_register(&c->stats);
+	return c;
+
+fail:
+	if (flags & SLAB_PANIC)
+		diag("kmem_cache_create", "cannot create cache '%s' (size %u, align %u, flags %#lx): errno %d",
+		     name ? name : "(unnamed)", size, align, flags, errno);
+	return NULL;
+}
+
+/* Sum the per-thread counters of @c. threads_lock held. */
+static void cache_sum_locked(struct kmem_cache *c, uint64_t *allocs, uint64_t *frees)
+{
+	*allocs = ctr_get(&c->allocs);
+	*frees = ctr_get(&c->frees);
+	for (struct tcache *tc = threads_head.next; tc != &threads_head; tc = tc->next) {
+		struct tcache_entry *e = tc->ent[c->id];
+
+		if (e && atomic_load_explicit(&e->cache, memory_order_relaxed) == c) {
+			*allocs += ctr_get(&e->allocs);
+			*frees += ctr_get(&e->frees);
+		}
+	}
+}
+
+void kmem_cache_destroy(struct kmem_cache *c)
+{
+	uint64_t allocs, frees;
+
+	if (!c)
+		return;
+	pthread_mutex_lock(&threads_lock);
+	cache_sum_locked(c, &allocs, &frees);
+	if (allocs != frees) {
+		pthread_mutex_unlock(&threads_lock);
+		/* As Linux does: a cache with live objects is reported and kept. */
+		diag("kmem_cache_destroy", "cache '%s' still has %llu objects in use; not destroyed",
+		     c->name, (unsigned long long)(allocs - frees));
+		return;
+	}
+	/* Magazines of every thread forget the cache; their objects die with it. */
+	for (struct tcache *tc = threads_head.next; tc != &threads_head; tc = tc->next) {
+		struct tcache_entry *e = tc->ent[c->id];
+
+		if (e && atomic_load_explicit(&e->cache, memory_order_relaxed) == c) {
+			e->n = 0;
+			atomic_store_explicit(&e->cache, NULL, memory_order_relaxed);
+		}
+	}
+	cache_ids[c->id] = NULL;
+	pthread_mutex_unlock(&threads_lock);
+	stats_unregister(&c->stats);
+
+	for (int i = 0; i < c->nodes; i++) {
+		struct depot *d = &c->depot[i];
+
+		for (struct span *s = d->spans, *next; s; s = next) {
+			next = s->next;
+			arena_unmap(s, s->map_size);
+		}
+		free(d->objs);
+		pthread_mutex_destroy(&d->lock);
+	}
+	free(c->reserve);
+	pthread_mutex_destroy(&c->reserve_lock);
+	pthread_mutex_destroy(&c->wait_lock);
+	pthread_cond_destroy(&c->wait_cond);
+	free(c);
+}
+
+unsigned int kmem_cache_size(const struct kmem_cache *c)
+{
+	return c ? c->size : 0;
+}
+
+const char *kmem_cache_name(const struct kmem_cache *c)
+{
+	return c ? c->name : NULL;
+}
+
+/* ------------------------------------------------------------ statistics */
+
+static void cache_stats_fill(struct stats_node *n, struct pktmem_stats *out)
+{
+	struct kmem_cache *c = (struct kmem_cache *)((char *)n - offsetof(struct kmem_cache, stats));
+	uint64_t allocs, frees;
+
+	pthread_mutex_lock(&threads_lock);
+	cache_sum_locked(c, &allocs, &frees);
+	pthread_mutex_unlock(&threads_lock);
+
+	memset(out, 0, sizeof(*out));
+	snprintf(out->name, sizeof(out->name), "%s", c->name);
+	out->kind = PKTMEM_STATS_CACHE;
+	out->obj_size = c->size;
+	out->allocs = allocs;
+	out->frees = frees;
+	out->in_use = allocs >= frees ? allocs - frees : 0;
+	for (int i = 0; i < c->nodes; i++) {
+		pthread_mutex_lock(&c->depot[i].lock);
+		out->total += c->depot[i].carved;
+		out->bytes_mapped += c->depot[i].bytes;
+		pthread_mutex_unlock(&c->depot[i].lock);
+	}
+	out->denied = ctr_get(&c->denied);
+	out->waited = ctr_get(&c->waited);
+	out->limit = atomic_load(&c->limit);
+	out->reserve = atomic_load_explicit(&c->reserve_n, memory_order_relaxed);
+	pthread_mutex_lock(&c->reserve_lock);
+	out->reserve_max = c->reserve_max;
+	pthread_mutex_unlock(&c->reserve_lock);
+	/* Caches without a limit keep no exact running count; a read is a sample. */
+	peak_update(c, out->in_use);
+	out->peak = ctr_get(&c->peak);
+}
+
+int kmem_cache_stats(struct kmem_cache *c, struct pktmem_stats *out)
+{
+	if (!c || !out)
+		return -EINVAL;
+	cache_stats_fill(&c->stats, out);
+	return 0;
+}

@@ -1,0 +1,51 @@
+/*
+ * The slab layer's shared structures (slab.c builds caches on them;
+ * kmalloc.c and page.c use spans directly). See slab.c for the picture.
+ */
+#ifndef PKTMEM_SLAB_IMPL_H
+#define PKTMEM_SLAB_IMPL_H
+
+#include <pthread.h>
+
+#include "internal.h"
+
+/*
+ * Every span is aligned to SPAN_SIZE and begins with a struct span, so the
+ * span of any object start is found by masking its address. A span holds
+ * many small objects, or exactly one large object (above LARGE_OBJECT)
+ * whose mapping may be shorter or longer than SPAN_SIZE.
+ */
+#define SPAN_SIZE    ARENA_SPAN_ALIGN
+#define SPAN_MAGIC   0x70b1ab5a4e5ba11dULL
+#define LARGE_OBJECT (SPAN_SIZE / 8)
+
+struct span {
+	uint64_t magic;
+	struct kmem_cache *cache; /* NULL: a kmalloc() block of its own */
+	size_t map_size;          /* bytes mapped for this span */
+	size_t large_size;        /* kmalloc() large blocks: usable size */
+	int node;
+	struct span *next;        /* the owning depot's list */
+};
+
+static inline struct span *span_of(const void *p)
+{
+	return (struct span *)((uintptr_t)p & ~(uintptr_t)(SPAN_SIZE - 1));
+}
+
+/* Is @s a span of ours? Checked before its header is read. */
+static inline bool span_valid(const struct span *s)
+{
+	return arena_owns(s) && s->magic == SPAN_MAGIC;
+}
+
+/* kmalloc(0) gives this, as Linux does; kfree() accepts it. */
+#define ZERO_SIZE_PTR ((void *)16)
+#define ZERO_OR_NULL_PTR(p) ((uintptr_t)(p) <= (uintptr_t)ZERO_SIZE_PTR)
+
+/* Internal cache flag: the cache serves kmalloc() (kfree() may free it). */
+#define SLAB_KMALLOC 0x80000000UL
+
+unsigned long cache_flags(const struct kmem_cache *c);
+
+#endif /* PKTMEM_SLAB_IMPL_H */

@@ -1,0 +1,83 @@
+/*
+ * A minimal test harness: CHECK() records a failure with its line and goes
+ * on; TEST() runs one function; the summary line is the one CTest and CI
+ * read ("N passed, N failed"). Tests also install a diagnostic handler that
+ * counts instead of aborting, so that refused operations can be asserted.
+ */
+#ifndef PKTMEM_TEST_CHECK_H
+#define PKTMEM_TEST_CHECK_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <pktmem/pktmem.h>
+
+static int check_failed_now;
+static int tests_passed, tests_failed;
+
+#define CHECK(cond)                                                                  \
+	do {                                                                         \
+		if (!(cond)) {                                                       \
+			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+			check_failed_now = 1;                                        \
+		}                                                                    \
+	} while (0)
+
+#define CHECK_EQ(a, b)                                                               \
+	do {                                                                         \
+		long long va_ = (long long)(a), vb_ = (long long)(b);                \
+		if (va_ != vb_) {                                                    \
+			fprintf(stderr, "%s:%d: CHECK failed: %s == %s (%lld != %lld)\n", \
+				__FILE__, __LINE__, #a, #b, va_, vb_);               \
+			check_failed_now = 1;                                        \
+		}                                                                    \
+	} while (0)
+
+#define TEST(fn)                                                                     \
+	do {                                                                         \
+		check_failed_now = 0;                                                \
+		fn();                                                                \
+		if (check_failed_now) {                                              \
+			tests_failed++;                                              \
+			fprintf(stderr, "FAIL %s\n", #fn);                           \
+		} else {                                                             \
+			tests_passed++;                                              \
+			printf("ok   %s\n", #fn);                                    \
+		}                                                                    \
+	} while (0)
+
+static inline int test_summary(void)
+{
+	printf("%d passed, %d failed\n", tests_passed, tests_failed);
+	return tests_failed ? 1 : 0;
+}
+
+/* Diagnostics recorded by the counting handler. */
+static char diag_last_func[64];
+static char diag_last_msg[512];
+static unsigned long diag_seen;
+
+static void counting_diag(const char *func, const char *msg, void *arg)
+{
+	(void)arg;
+	snprintf(diag_last_func, sizeof(diag_last_func), "%s", func);
+	snprintf(diag_last_msg, sizeof(diag_last_msg), "%s", msg);
+	diag_seen++;
+}
+
+static inline void diag_capture(void)
+{
+	pktmem_set_diag_handler(counting_diag, NULL);
+}
+
+/* In-use count of a cache (asserted back at zero by every test). */
+static inline unsigned long long cache_in_use(struct kmem_cache *c)
+{
+	struct pktmem_stats st;
+
+	kmem_cache_stats(c, &st);
+	return st.in_use;
+}
+
+#endif /* PKTMEM_TEST_CHECK_H */
