@@ -234,6 +234,8 @@ void arena_unmap(void *p, size_t size)
 		return;
 	if ((uintptr_t)p % ARENA_SPAN_ALIGN == 0)
 		span_mark(p, false);
+	/* ASan keeps manual poison across munmap; the next mapping here is new. */
+	mem_unpoison(p, size);
 	munmap(p, size);
 	atomic_fetch_sub_explicit(&bytes_mapped, size, memory_order_relaxed);
 }

@@ -55,6 +55,20 @@
 #define MEMPOOL_GFP_CLEAR (__GFP_MEMALLOC)
 
 /*
+ * Under AddressSanitizer, elements resting in the reserve of a ready pool
+ * are poisoned, as KASAN does in Linux: a caller that goes on using an
+ * element after mempool_free() is reported although the memory never left
+ * the pool. Elements of other pools are left alone: their size is unknown.
+ */
+#ifdef PKTMEM_ASAN
+#define RESERVE_POISON 1
+#else
+#define RESERVE_POISON 0
+#endif
+
+enum pool_kind { POOL_CUSTOM, POOL_SLAB, POOL_KMALLOC, POOL_PAGES };
+
+/*
  * A pool's private record, behind pool->stats: its statistics node and
  * counters. The counters are relaxed atomics: each is exact on its own,
  * a snapshot of several may mix moments while the pool is busy.
@@ -63,6 +77,7 @@ struct pool_record {
 	struct stats_node node;
 	mempool_t *pool;
 	char name[48];
+	enum pool_kind kind;
 	size_t obj_size;
 	atomic_uint_least64_t allocs, frees, denied, waited, peak;
 	atomic_int_least64_t in_use;
@@ -75,15 +90,32 @@ static inline struct pool_record *record_of(const mempool_t *pool)
 
 /* ------------------------------------------------------------ the reserve */
 
+static void reserve_poison(const mempool_t *pool, void *element, bool poison)
+{
+	const struct pool_record *rec = record_of(pool);
+	void *start = element;
+	size_t len = rec->obj_size;
+
+	if (!RESERVE_POISON || rec->kind == POOL_CUSTOM)
+		return;
+	if (rec->kind == POOL_PAGES)
+		start = page_address(element);
+	if (poison)
+		mem_poison(start, len);
+	else
+		mem_unpoison(start, len);
+}
+
 /*
- * Reserve stack operations; the caller holds pool->lock. The stores are
- * atomic because mempool_free(), mempool_is_saturated() and the statistics
- * read curr_nr without the lock.
+ * Reserve stack operations; the caller holds pool->lock (or owns the pool
+ * alone: init, exit). The stores are atomic because mempool_free(),
+ * mempool_is_saturated() and the statistics read curr_nr without the lock.
  */
 static inline void add_element(mempool_t *pool, void *element)
 {
 	int n = pool->curr_nr;
 
+	reserve_poison(pool, element, true);
 	pool->elements[n] = element;
 	__atomic_store_n(&pool->curr_nr, n + 1, __ATOMIC_RELAXED);
 }
@@ -91,9 +123,11 @@ static inline void add_element(mempool_t *pool, void *element)
 static inline void *remove_element(mempool_t *pool)
 {
 	int n = pool->curr_nr - 1;
+	void *element = pool->elements[n];
 
 	__atomic_store_n(&pool->curr_nr, n, __ATOMIC_RELAXED);
-	return pool->elements[n];
+	reserve_poison(pool, element, false);
+	return element;
 }
 
 static inline int load_int(const int *p)
@@ -193,19 +227,23 @@ static void name_pool(struct pool_record *rec, mempool_alloc_t *alloc_fn, void *
 		struct kmem_cache *kc = pool_data;
 
 		snprintf(rec->name, sizeof(rec->name), "mempool(slab:%s)", kmem_cache_name(kc));
+		rec->kind = POOL_SLAB;
 		rec->obj_size = kmem_cache_size(kc);
 	} else if (alloc_fn == mempool_kmalloc) {
 		size_t size = (size_t)(uintptr_t)pool_data;
 
 		snprintf(rec->name, sizeof(rec->name), "mempool(kmalloc-%zu)", size);
+		rec->kind = POOL_KMALLOC;
 		rec->obj_size = size;
 	} else if (alloc_fn == mempool_alloc_pages) {
 		int order = (int)(intptr_t)pool_data;
 
 		snprintf(rec->name, sizeof(rec->name), "mempool(page-order%d)", order);
+		rec->kind = POOL_PAGES;
 		rec->obj_size = PAGE_SIZE << order;
 	} else {
 		snprintf(rec->name, sizeof(rec->name), "mempool");
+		rec->kind = POOL_CUSTOM;
 		rec->obj_size = 0;
 	}
 }
@@ -279,21 +317,22 @@ int mempool_init_node(mempool_t *pool, int min_nr, mempool_alloc_t *alloc_fn,
 	if (init_wait_channel(pool))
 		goto fail_record;
 
+	pool->stats = rec;
+
 	while (pool->curr_nr < min_nr) {
 		void *element = element_from_allocator(pool, gfp_mask);
 
 		if (!element)
 			goto fail_reserve;
-		pool->elements[pool->curr_nr++] = element;
+		add_element(pool, element);
 	}
 
-	pool->stats = rec;
 	stats_register(&rec->node);
 	return 0;
 
 fail_reserve:
 	while (pool->curr_nr > 0)
-		free_fn(pool->elements[--pool->curr_nr], pool_data);
+		free_fn(remove_element(pool), pool_data);
 	pthread_cond_destroy(&pool->wait);
 	pthread_mutex_destroy(&pool->lock);
 fail_record:
@@ -583,14 +622,15 @@ void mempool_free(void *element, mempool_t *pool)
 
 	/*
 	 * A zero-minimum pool never refills (0 < 0 is false), yet an allocator
-	 * may be asleep on it; hand it this element through the reserve's one
-	 * slot, as Linux does for min_nr == 0. Only when someone sleeps: with
-	 * no sleeper the element would only sit in the reserve. The unlocked
-	 * peek at waiters may miss a sleeper that is just arriving; that is the
-	 * same as the free coming just before it, and its timed retry of
-	 * alloc_fn finds the element that free_fn gave back.
+	 * may be asleep on it: hand it this element through the reserve's one
+	 * slot, as Linux does for min_nr == 0. We do so only when someone
+	 * sleeps (with no sleeper the element would just sit in the reserve),
+	 * and we look at waiters under the lock: a sleeper counts itself in the
+	 * same critical section in which it found the reserve empty, so either
+	 * we see it, or it had not yet looked and its timed retry of alloc_fn
+	 * finds the element free_fn gives back.
 	 */
-	if (unlikely(load_int(&pool->min_nr) == 0 && load_int(&pool->waiters) > 0)) {
+	if (unlikely(load_int(&pool->min_nr) == 0 && load_int(&pool->curr_nr) == 0)) {
 		pthread_mutex_lock(&pool->lock);
 		if (likely(pool->min_nr == 0 && pool->curr_nr == 0 && pool->waiters > 0)) {
 			add_element(pool, element);

@@ -252,7 +252,8 @@ static size_t depot_take(struct kmem_cache *c, int node, void **out, size_t want
 	pthread_mutex_lock(&d->lock);
 	got = d->n < want ? d->n : want;
 	d->n -= got;
-	memcpy(out, d->objs + d->n, got * sizeof(void *));
+	if (got)
+		memcpy(out, d->objs + d->n, got * sizeof(void *));
 	if (got < want)
 		got += depot_carve(c, node, d, out + got, want - got);
 	pthread_mutex_unlock(&d->lock);
@@ -266,6 +267,8 @@ static void depot_put_raw(struct kmem_cache *c, int node, void **objs, size_t n)
 {
 	struct depot *d = &c->depot[node];
 
+	if (!n)
+		return;
 	pthread_mutex_lock(&d->lock);
 	memcpy(d->objs + d->n, objs, n * sizeof(void *));
 	d->n += n;
