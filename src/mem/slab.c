@@ -101,6 +101,7 @@ struct kmem_cache {
 struct tcache_entry {
 	_Atomic(struct kmem_cache *) cache; /* NULL: free for reuse */
 	unsigned int n;
+	int node;                           /* the owner thread's node */
 	atomic_uint_least64_t allocs, frees;
 	void *objs[MAG_CAP];
 };
@@ -521,6 +522,7 @@ static struct tcache_entry *entry_get(struct tcache *tc, struct kmem_cache *c)
 		tc->ent[c->id] = e;
 	}
 	e->n = 0;
+	e->node = tc->node;
 	atomic_store_explicit(&e->allocs, 0, memory_order_relaxed);
 	atomic_store_explicit(&e->frees, 0, memory_order_relaxed);
 	atomic_store_explicit(&e->cache, c, memory_order_relaxed);
@@ -646,23 +648,33 @@ void *kmem_cache_zalloc(struct kmem_cache *c, gfp_t gfp)
 
 /* ------------------------------------------------------------ free */
 
-/* Is @obj an object of @c? Diagnoses and returns false if not. */
-static inline bool obj_check(struct kmem_cache *c, const void *obj, const char *func)
+/* Say why @obj is no object of @c. Out of line: only bad input gets here. */
+static __attribute__((noinline, cold)) void obj_bad(struct kmem_cache *c, const void *obj, const char *func)
 {
 	const struct span *s = span_of(obj);
 
-	if (likely(span_valid(s) && s->cache == c)) {
-		uint64_t x = (uint64_t)((uintptr_t)obj - (uintptr_t)s - c->hdr_off);
-
-		if (likely((uintptr_t)obj >= (uintptr_t)s + c->hdr_off &&
-			   (x & ((1ULL << c->shift) - 1)) == 0 && (x >> c->shift) * c->odd_inv <= c->odd_lim))
-			return true;
+	if (span_valid(s) && s->cache == c)
 		diag(func, "%p points inside an object of cache '%s' (object size %u), not at its start",
 		     obj, c->name, c->stride);
-		return false;
-	}
-	diag(func, "%p is not an object of cache '%s' (it belongs to %s)", obj, c->name,
-	     span_valid(s) ? (s->cache ? s->cache->name : "a kmalloc block") : "no pktmem cache");
+	else
+		diag(func, "%p is not an object of cache '%s' (it belongs to %s)", obj, c->name,
+		     span_valid(s) ? (s->cache ? s->cache->name : "a kmalloc block") : "no pktmem cache");
+}
+
+/*
+ * Is @obj the start of an object of @c? Diagnoses and returns false if not.
+ * A few loads and a multiply: the span bitmap, the span's cache, and an
+ * exact-division test of the offset.
+ */
+static inline bool obj_check(struct kmem_cache *c, const void *obj, const char *func)
+{
+	const struct span *s = span_of(obj);
+	uint64_t x = (uint64_t)((uintptr_t)obj - (uintptr_t)s - c->hdr_off);
+
+	if (likely(span_valid(s) && s->cache == c && (uintptr_t)obj >= (uintptr_t)s + c->hdr_off &&
+		   (x & ((1ULL << c->shift) - 1)) == 0 && (x >> c->shift) * c->odd_inv <= c->odd_lim))
+		return true;
+	obj_bad(c, obj, func);
 	return false;
 }
 
@@ -704,7 +716,7 @@ void kmem_cache_free(struct kmem_cache *c, void *obj)
 
 	struct tcache_entry *e = entry_fast(c);
 
-	if (likely(e && e->n < MAG_CAP && span_of(obj)->node == tls_tc->node)) {
+	if (likely(e && e->n < MAG_CAP && span_of(obj)->node == e->node)) {
 		mem_poison(obj, c->stride);
 		e->objs[e->n++] = obj;
 		ctr_add_owner(&e->frees, 1);
@@ -791,7 +803,7 @@ void kmem_cache_free_bulk(struct kmem_cache *c, size_t nr, void **p)
 
 		if (!obj || !obj_check(c, obj, "kmem_cache_free_bulk"))
 			continue;
-		if (likely(e && e->n < MAG_CAP && span_of(obj)->node == tls_tc->node)) {
+		if (likely(e && e->n < MAG_CAP && span_of(obj)->node == e->node)) {
 			mem_poison(obj, c->stride);
 			e->objs[e->n++] = obj;
 			ctr_add_owner(&e->frees, 1);
