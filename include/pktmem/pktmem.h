@@ -45,9 +45,10 @@ enum pktmem_stats_kind {
  *  in_use:  handed out to callers and not yet freed.
  *  total:   objects that exist: in use, resting in magazines, depot and
  *           reserve (for a pool: in use plus the reserve).
- *  peak:    the highest in_use seen (for caches without a limit, sampled
- *           whenever objects move between a magazine and the depot, so it
- *           may miss a short peak within one magazine's worth).
+ *  peak:    the highest in_use seen. Exact for pools and for caches with a
+ *           limit (they keep an exact running count). A cache without a
+ *           limit keeps no shared count on its fast path, so its peak is
+ *           the highest in_use seen by statistics reads.
  *  allocs, frees: successful allocations and frees.
  *  denied:  allocations that failed (limit under a non-waiting mask, no
  *           memory, injected fault).
