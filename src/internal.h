@@ -101,7 +101,6 @@ static inline bool arena_owns(const void *p)
 /* Total bytes the arena has mapped and not unmapped, process-wide. */
 size_t arena_bytes_mapped(void);
 
-#endif /* PKTMEM_INTERNAL_H */
 
 /* ------------------------------------------------------------ sanitizers */
 
@@ -130,3 +129,5 @@ size_t arena_bytes_mapped(void);
 #define mem_poison(p, n)   ((void)(p), (void)(n))
 #define mem_unpoison(p, n) ((void)(p), (void)(n))
 #endif
+
+#endif /* PKTMEM_INTERNAL_H */

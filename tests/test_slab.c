@@ -261,8 +261,10 @@ static void test_limit_nowait_denied(void)
 	CHECK(kmem_cache_alloc(c, GFP_ATOMIC) == NULL);
 	CHECK_EQ(errno, ENOMEM);
 	CHECK(kmem_cache_alloc(c, GFP_NOWAIT) == NULL);
+	/* __GFP_NORETRY: a waiting mask that still must not sleep at the limit */
+	CHECK(kmem_cache_alloc(c, GFP_KERNEL | __GFP_NORETRY) == NULL);
 	kmem_cache_stats(c, &st);
-	CHECK_EQ(st.denied, 2);
+	CHECK_EQ(st.denied, 3);
 	CHECK_EQ(st.in_use, 10);
 	CHECK_EQ(st.peak, 10);
 	CHECK_EQ(st.limit, 10);

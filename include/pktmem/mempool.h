@@ -93,11 +93,13 @@ PKTMEM_API void mempool_destroy(mempool_t *pool);
 
 /*
  * mempool_resize() - change the reserve target to @new_min_nr (> 0).
- * Growing allocates (may sleep) until the reserve holds new_min_nr
- * elements; elements handed out do not count. Shrinking frees reserve
- * elements above the new target; while elements are out, later frees stop
- * refilling at the new target. Returns 0, -ENOMEM (pool unchanged), or
- * -EINVAL.
+ * Growing allocates until the reserve holds new_min_nr elements; elements
+ * handed out do not count. If the allocator runs dry part way, the new
+ * target still stands, 0 is returned (as Linux does) and later frees fill
+ * the reserve up. Shrinking frees reserve elements above the new target;
+ * while elements are out, later frees stop refilling at the new target.
+ * Returns 0, -ENOMEM (the larger reserve array could not be allocated;
+ * pool unchanged), or -EINVAL.
  */
 PKTMEM_API int mempool_resize(mempool_t *pool, int new_min_nr);
 

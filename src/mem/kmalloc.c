@@ -16,23 +16,18 @@ static const unsigned int class_size[] = {
 #define NR_CLASSES (sizeof(class_size) / sizeof(class_size[0]))
 #define KMALLOC_MAX_CLASS 262144u
 
-/* Created once, on first use, and kept for the life of the process. */
+/*
+ * Created once, on first use, and kept for the life of the process.
+ * classes_ready is the fast check; pthread_once does the creation.
+ * small_class maps (size + 15) / 16 to a class index for sizes up to 1 KiB.
+ */
 static pthread_once_t classes_once = PTHREAD_ONCE_INIT;
+static atomic_bool classes_ready;
 static struct kmem_cache *classes[NR_CLASSES];
+#define SMALL_MAX 1024u
+static uint8_t small_class[SMALL_MAX / 16 + 1];
 
-static void classes_init(void)
-{
-	char name[32];
-
-	for (unsigned i = 0; i < NR_CLASSES; i++) {
-		unsigned align = class_size[i] >= PAGE_SIZE ? PAGE_SIZE : 16;
-
-		snprintf(name, sizeof(name), "kmalloc-%u", class_size[i]);
-		classes[i] = kmem_cache_create(name, class_size[i], align, SLAB_KMALLOC | SLAB_PANIC, NULL);
-	}
-}
-
-static struct kmem_cache *class_for(size_t size)
+static unsigned class_search(size_t size)
 {
 	unsigned lo = 0, hi = NR_CLASSES - 1;
 
@@ -44,7 +39,31 @@ static struct kmem_cache *class_for(size_t size)
 		else
 			lo = mid + 1;
 	}
-	return classes[lo];
+	return lo;
+}
+
+static void classes_init(void)
+{
+	char name[32];
+
+	for (unsigned i = 0; i < NR_CLASSES; i++) {
+		unsigned align = class_size[i] >= PAGE_SIZE ? PAGE_SIZE : 16;
+
+		snprintf(name, sizeof(name), "kmalloc-%u", class_size[i]);
+		classes[i] = kmem_cache_create(name, class_size[i], align, SLAB_KMALLOC | SLAB_PANIC, NULL);
+	}
+	for (unsigned i = 0; i <= SMALL_MAX / 16; i++)
+		small_class[i] = (uint8_t)class_search(i ? i * 16 : 1);
+	atomic_store_explicit(&classes_ready, true, memory_order_release);
+}
+
+static inline struct kmem_cache *class_for(size_t size)
+{
+	if (unlikely(!atomic_load_explicit(&classes_ready, memory_order_acquire)))
+		pthread_once(&classes_once, classes_init);
+	if (likely(size <= SMALL_MAX))
+		return classes[small_class[(size + 15) / 16]];
+	return classes[class_search(size)];
 }
 
 static void *kmalloc_large(size_t size, gfp_t gfp, int node)
@@ -80,7 +99,6 @@ void *kmalloc_node(size_t size, gfp_t gfp, int node)
 	}
 	if (size > KMALLOC_MAX_CLASS)
 		return kmalloc_large(size, gfp, node);
-	pthread_once(&classes_once, classes_init);
 
 	struct kmem_cache *c = class_for(size);
 	void *p = node == NUMA_NO_NODE ? kmem_cache_alloc(c, gfp) : kmem_cache_alloc_node(c, gfp, node);

@@ -10,9 +10,10 @@
  *   +----------+                               +--------------------+
  *        | NULL                                | reserve (LIFO)     |
  *        v  2. pop the reserve  <------------- | elements[0..curr)  |
- *        |  3. alloc_fn(full gfp), once        | min_nr slots       |
+ *        |  3. alloc_fn(full gfp) once, then 2 | min_nr slots       |
  *        |  4. may not wait: NULL              +--------------------+
- *        |  5. sleep on pool->wait (timed), then retry from 3
+ *        |  5. sleep on pool->wait (timed), then again from 1 with
+ *        |     the full mask; never NULL for a mask that may wait
  *
  * min_nr elements are preallocated, so a caller that may wait is always
  * served in the end: every element handed out comes back through
@@ -187,7 +188,7 @@ static void count_free(struct pool_record *rec)
 /* Takes no lock: stats_lock is held by the walker, and pool locks are below it. */
 static void pool_fill(struct stats_node *n, struct pktmem_stats *out)
 {
-	struct pool_record *rec = (struct pool_record *)n;
+	struct pool_record *rec = (struct pool_record *)((char *)n - offsetof(struct pool_record, node));
 	const mempool_t *pool = rec->pool;
 	int64_t in_use = atomic_load_explicit(&rec->in_use, memory_order_relaxed);
 	uint64_t reserve = (uint64_t)load_int(&pool->curr_nr);

@@ -383,7 +383,8 @@ static int limit_acquire(struct kmem_cache *c, size_t nr, gfp_t gfp, bool *waite
 			}
 			limit = atomic_load(&c->limit);
 		}
-		if (!gfpflags_allow_blocking(gfp) || nr > limit)
+		/* __GFP_NORETRY: the caller has another way to wait (a mempool). */
+		if (!gfpflags_allow_blocking(gfp) || (gfp & __GFP_NORETRY) || nr > limit)
 			return -ENOMEM;
 		pthread_mutex_lock(&c->wait_lock);
 		atomic_fetch_add(&c->waiters, 1);
