@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # libpktmem.so exports the public API and nothing else.
 #
-# usage: check_exports.sh LIBPKTMEM_SO VERSION_SCRIPT PUBLIC_HEADER_DIR SOVERSION
+# usage: check_exports.sh LIBPKTMEM_SO VERSION_SCRIPT PUBLIC_HEADER_DIR SOVERSION [LIBPKTMEM_A]
 #
 # Asserts:
 #  1. the SONAME is libpktmem.so.SOVERSION;
@@ -11,10 +11,13 @@
 #     ... -- the names src/internal.h uses), whatever the script says;
 #  4. every function or object declared PKTMEM_API in the public headers is
 #     exported -- so a new public name that the version script's patterns do
-#     not cover (and would silently hide) is caught here.
+#     not cover (and would silently hide) is caught here;
+#  5. the static archive, if given, defines no global symbol outside the
+#     public patterns either (internals are localized there), so a program
+#     linking it statically cannot clash with our internal names.
 set -euo pipefail
 
-lib=$1 map=$2 hdrdir=$3 soversion=$4
+lib=$1 map=$2 hdrdir=$3 soversion=$4 archive=${5:-}
 fail=0
 err() { echo "FAIL: $*"; fail=1; }
 
@@ -79,5 +82,19 @@ for d in $declared; do
 	[ -n "${have[$d]:-}" ] || err "'$d' is declared PKTMEM_API but not exported (not defined, or its name matches no pattern in $(basename "$map"))"
 done
 
-echo "SONAME $soname; $count symbols exported under $node; $ndecl PKTMEM_API declarations checked"
+# 5. the static archive
+nstatic=0
+if [ -n "$archive" ]; then
+	while read -r sym; do
+		nstatic=$((nstatic + 1))
+		ok=0
+		for p in "${patterns[@]}"; do
+			# shellcheck disable=SC2053
+			[[ $sym == $p ]] && { ok=1; break; }
+		done
+		[ $ok -eq 1 ] || err "$(basename "$archive") defines global symbol '$sym', which is not public"
+	done < <(nm --defined-only -g "$archive" 2>/dev/null | awk 'NF == 3 {print $3}' | LC_ALL=C sort -u)
+fi
+
+echo "SONAME $soname; $count symbols exported under $node; $ndecl PKTMEM_API declarations checked; $nstatic global symbols in the archive"
 exit $fail
