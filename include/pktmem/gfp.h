@@ -7,6 +7,8 @@
  * caller may sleep (GFP_KERNEL) or must not (GFP_ATOMIC, GFP_NOWAIT), and a
  * few modifiers (__GFP_ZERO, __GFP_MEMALLOC, ...).
  *
+ * Pages (alloc_pages() and friends) are declared in <pktmem/page.h>.
+ *
  * Thread-safety: everything declared here may be called from any thread.
  */
 #ifndef PKTMEM_GFP_H
@@ -78,67 +80,6 @@ static inline bool IS_ERR_OR_NULL(const void *ptr)
 {
 	return ptr == NULL || IS_ERR(ptr);
 }
-
-/* ------------------------------------------------------------------ pages */
-
-#define PAGE_SHIFT 12
-#define PAGE_SIZE  (1UL << PAGE_SHIFT)
-#define PAGE_MASK  (~(PAGE_SIZE - 1))
-/* Largest order alloc_pages() serves: 2^MAX_PAGE_ORDER pages (4 MiB). */
-#define MAX_PAGE_ORDER 10
-
-/*
- * A page descriptor: one run of 2^order physically contiguous-looking,
- * page-aligned bytes. The descriptor lives apart from the memory it
- * describes, as in Linux. Fields are read-only for callers.
- */
-struct page {
-	void *virtual_addr;       /* first byte of the run */
-	unsigned int order;       /* the run is PAGE_SIZE << order bytes */
-	int node;                 /* NUMA node of the memory */
-	int _refcount;            /* atomic; use get_page()/put_page() */
-	unsigned long private;    /* free for the owner's use */
-};
-
-/*
- * alloc_pages_node() - allocate 2^order pages on a NUMA node.
- * @node: a node number, or NUMA_NO_NODE for the calling thread's node.
- * Returns a page with a reference count of one, or NULL: errno ENOMEM when
- * memory (or an injected fault) ran out, EINVAL for an order above
- * MAX_PAGE_ORDER or an unknown node. __GFP_ZERO zeroes the memory.
- */
-PKTMEM_API struct page *alloc_pages_node(int node, gfp_t gfp, unsigned int order);
-
-/* alloc_pages_node(NUMA_NO_NODE, gfp, order). */
-PKTMEM_API struct page *alloc_pages(gfp_t gfp, unsigned int order);
-
-/* alloc_pages(gfp, 0). */
-PKTMEM_API struct page *alloc_page(gfp_t gfp);
-
-/*
- * __free_pages() - drop one reference; the last one frees the run.
- * @order must be the order it was allocated with (checked: a mismatch goes
- * to the diagnostic handler). NULL is a no-op.
- */
-PKTMEM_API void __free_pages(struct page *page, unsigned int order);
-
-/* __free_pages(page, 0). */
-PKTMEM_API void __free_page(struct page *page);
-
-/* The address of the first byte of the page run. */
-PKTMEM_API void *page_address(const struct page *page);
-
-/* Take one more reference to a page (any thread). */
-PKTMEM_API void get_page(struct page *page);
-
-/* Drop a reference taken by get_page() or alloc_pages(); the last frees. */
-PKTMEM_API void put_page(struct page *page);
-
-/* Current reference count (a snapshot). */
-PKTMEM_API int page_count(const struct page *page);
-
-/* The NUMA node the page's memory is bound to. */
-PKTMEM_API int page_to_nid(const struct page *page);
 
 /*
  * Number of NUMA nodes this machine has (highest node number + 1), and

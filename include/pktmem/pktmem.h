@@ -16,6 +16,8 @@
 
 #include <pktmem/export.h>
 #include <pktmem/gfp.h>
+#include <pktmem/ext.h>
+#include <pktmem/page.h>
 #include <pktmem/slab.h>
 #include <pktmem/mempool.h>
 

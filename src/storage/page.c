@@ -1,18 +1,23 @@
 /*
- * Pages: runs of 2^order page-aligned bytes with a separate descriptor,
- * as Linux keeps struct page apart from the memory it describes. Each order
+ * Pages: runs of 2^order page-aligned bytes with a separate descriptor, as
+ * Linux keeps struct page apart from the memory it describes. Each order
  * has its own cache (so runs are recycled through magazines like any
- * object); descriptors come from one more cache. The reference count lets
- * sk_buff fragments and bio vectors share a page.
+ * object); descriptors come from one more cache. A descriptor begins with a
+ * pktmem_ext, so a page is shared storage like a cluster: its reference
+ * count is the storage's, and the last put, from an sk_buff fragment, an
+ * mbuf or a bio, frees it.
  */
 #include <errno.h>
 #include <stdio.h>
 
-#include "slab_impl.h"
+#include "ext_impl.h"
+#include "mem/slab_impl.h"
 
 static pthread_once_t page_once = PTHREAD_ONCE_INIT;
 static struct kmem_cache *order_cache[MAX_PAGE_ORDER + 1];
 static struct kmem_cache *desc_cache;
+
+_Static_assert(offsetof(struct page, ext) == 0, "a page descriptor is its storage header");
 
 static void page_caches_init(void)
 {
@@ -43,11 +48,10 @@ struct page *alloc_pages_node(int node, gfp_t gfp, unsigned int order)
 		kmem_cache_free(order_cache[order], mem);
 		return NULL;
 	}
-	pg->virtual_addr = mem;
 	pg->order = order;
 	pg->node = span_of(mem)->node;
 	pg->private = 0;
-	__atomic_store_n(&pg->_refcount, 1, __ATOMIC_RELAXED);
+	ext_setup(&pg->ext, mem, PAGE_SIZE << order, PKTMEM_EXT_PAGE, pg->node);
 	return pg;
 }
 
@@ -61,24 +65,50 @@ struct page *alloc_page(gfp_t gfp)
 	return alloc_pages_node(NUMA_NO_NODE, gfp, 0);
 }
 
-static void page_release(struct page *pg)
+struct page *pktmem_page_view(struct pktmem_ext *ext, void *buf, size_t len, gfp_t gfp)
 {
-	kmem_cache_free(order_cache[pg->order], pg->virtual_addr);
+	if (!ext || (char *)buf < ext->ext_buf || (char *)buf + len > ext->ext_buf + ext->ext_size) {
+		diag("pktmem_page_view", "bytes %p+%zu are not inside storage %p (%p+%zu)", buf, len, (void *)ext,
+		     ext ? (void *)ext->ext_buf : NULL, ext ? ext->ext_size : 0);
+		return NULL;
+	}
+	pthread_once(&page_once, page_caches_init);
+
+	struct page *pg = kmem_cache_alloc(desc_cache, gfp & ~__GFP_ZERO);
+
+	if (!pg)
+		return NULL;
+	pktmem_ext_get(ext);
+	pg->order = 0;
+	pg->node = ext->ext_node;
+	pg->private = 0;
+	ext_setup(&pg->ext, buf, len, PKTMEM_EXT_VIEW | (ext->ext_flags & PKTMEM_EXT_RDONLY), ext->ext_node);
+	pg->ext.ext_arg = ext;
+	return pg;
+}
+
+struct pktmem_ext *pktmem_page_storage(struct page *pg)
+{
+	return (pg->ext.ext_flags & PKTMEM_EXT_VIEW) ? (struct pktmem_ext *)pg->ext.ext_arg : &pg->ext;
+}
+
+void page_release(struct page *pg)
+{
+	if (pg->ext.ext_flags & PKTMEM_EXT_VIEW)
+		pktmem_ext_put(pg->ext.ext_arg, NULL);
+	else
+		kmem_cache_free(order_cache[pg->order], pg->ext.ext_buf);
 	kmem_cache_free(desc_cache, pg);
 }
 
 void put_page(struct page *pg)
 {
-	if (!pg)
-		return;
-	int old = __atomic_fetch_sub(&pg->_refcount, 1, __ATOMIC_ACQ_REL);
+	pktmem_ext_put(pg ? &pg->ext : NULL, NULL);
+}
 
-	if (old == 1) {
-		page_release(pg);
-	} else if (unlikely(old <= 0)) {
-		__atomic_fetch_add(&pg->_refcount, 1, __ATOMIC_RELAXED);
-		diag("put_page", "page %p (order %u) freed with reference count %d", (void *)pg, pg->order, old);
-	}
+void get_page(struct page *pg)
+{
+	pktmem_ext_get(&pg->ext);
 }
 
 void __free_pages(struct page *pg, unsigned int order)
@@ -95,29 +125,4 @@ void __free_pages(struct page *pg, unsigned int order)
 void __free_page(struct page *pg)
 {
 	__free_pages(pg, 0);
-}
-
-void get_page(struct page *pg)
-{
-	int old = __atomic_fetch_add(&pg->_refcount, 1, __ATOMIC_RELAXED);
-
-	if (unlikely(old <= 0)) {
-		__atomic_fetch_sub(&pg->_refcount, 1, __ATOMIC_RELAXED);
-		diag("get_page", "page %p has reference count %d (already freed)", (void *)pg, old);
-	}
-}
-
-int page_count(const struct page *pg)
-{
-	return __atomic_load_n(&pg->_refcount, __ATOMIC_RELAXED);
-}
-
-void *page_address(const struct page *pg)
-{
-	return pg->virtual_addr;
-}
-
-int page_to_nid(const struct page *pg)
-{
-	return pg->node;
 }
