@@ -13,6 +13,15 @@
 
 #include <pktmem/pktmem.h>
 
+/* Under ASan, freed objects are poisoned: a test skips deliberate reuse. */
+#if defined(__SANITIZE_ADDRESS__)
+#define TEST_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TEST_UNDER_ASAN 1
+#endif
+#endif
+
 static int check_failed_now;
 static int tests_passed, tests_failed;
 
