@@ -44,6 +44,24 @@ static inline bool fault_point(void)
 	return fault_point_slow();
 }
 
+/* ------------------------------------------------------------ atomic context */
+
+/* Depth of pktmem_atomic_begin() nesting on this thread (atomic_ctx.c). */
+extern _Thread_local unsigned int atomic_depth __attribute__((tls_model("initial-exec")));
+
+/*
+ * A waiting mask in atomic context is a programmer error: diagnose it.
+ * True when the allocation must fail instead.
+ */
+bool atomic_wait_refused(gfp_t gfp, const char *func);
+
+static inline bool may_not_wait_here(gfp_t gfp, const char *func)
+{
+	if (likely(!(gfp & __GFP_DIRECT_RECLAIM) || atomic_depth == 0))
+		return false;
+	return atomic_wait_refused(gfp, func);
+}
+
 /* ------------------------------------------------------------ statistics */
 
 /* A cache or pool known to the statistics walker. Embedded in its owner. */

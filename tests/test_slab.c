@@ -640,6 +640,49 @@ static void test_error_pointers(void)
 	CHECK_EQ(NUMA_NO_NODE, -1);
 }
 
+static void test_atomic_context(void)
+{
+	struct kmem_cache *c = kmem_cache_create("t-atomic", 64, 0, 0, NULL);
+	mempool_t *pool = mempool_create_slab_pool(2, c);
+	void *warm = kmem_cache_alloc(c, GFP_KERNEL); /* the magazine is not empty */
+	unsigned long before = diag_seen;
+
+	CHECK(!pktmem_in_atomic());
+	pktmem_atomic_begin();
+	pktmem_atomic_begin();
+	CHECK(pktmem_in_atomic());
+	/* Waiting masks are refused even when memory is at hand... */
+	CHECK(kmem_cache_alloc(c, GFP_KERNEL) == NULL);
+	CHECK_EQ(diag_seen, before + 1);
+	CHECK(strstr(diag_last_msg, "atomic context") != NULL);
+	CHECK(kmalloc(100, GFP_KERNEL) == NULL);
+	CHECK(mempool_alloc(pool, GFP_KERNEL) == NULL);
+	void *bulk[4];
+
+	CHECK_EQ(kmem_cache_alloc_bulk(c, GFP_KERNEL, 4, bulk), 0);
+	CHECK_EQ(diag_seen, before + 4);
+	/* ...non-waiting ones work. */
+	void *a = kmem_cache_alloc(c, GFP_ATOMIC), *b = mempool_alloc(pool, GFP_NOWAIT);
+
+	CHECK(a != NULL && b != NULL);
+	pktmem_atomic_end();
+	CHECK(pktmem_in_atomic()); /* nested */
+	pktmem_atomic_end();
+	CHECK(!pktmem_in_atomic());
+	void *k = kmem_cache_alloc(c, GFP_KERNEL);
+
+	CHECK(k != NULL);
+	pktmem_atomic_end(); /* unbalanced */
+	CHECK_EQ(diag_seen, before + 5);
+	kmem_cache_free(c, a);
+	kmem_cache_free(c, k);
+	kmem_cache_free(c, warm);
+	mempool_free(b, pool);
+	mempool_destroy(pool);
+	CHECK_EQ(cache_in_use(c), 0);
+	kmem_cache_destroy(c);
+}
+
 int main(void)
 {
 	diag_capture();
@@ -660,5 +703,6 @@ int main(void)
 	TEST(test_stats);
 	TEST(test_version);
 	TEST(test_error_pointers);
+	TEST(test_atomic_context);
 	return test_summary();
 }

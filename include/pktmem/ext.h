@@ -31,6 +31,7 @@ extern "C" {
 #define PKTMEM_EXT_USER    0x8u /* a caller's buffer with its own release routine */
 #define PKTMEM_EXT_PAGE    0x10u /* a page run; the pktmem_ext is its struct page */
 #define PKTMEM_EXT_VIEW    0x20u /* a page descriptor viewing other storage (ext_arg) */
+#define PKTMEM_EXT_EMBEDDED 0x40u /* with USER: the header lives inside the area (freed by the release routine) */
 
 struct pktmem_ext;
 

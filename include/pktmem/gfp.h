@@ -82,6 +82,17 @@ static inline bool IS_ERR_OR_NULL(const void *ptr)
 }
 
 /*
+ * Atomic context. Linux lets only non-waiting masks allocate in interrupts;
+ * an application marks its own such stretches (a signal handler, a poll
+ * loop that must never block) with pktmem_atomic_begin()/_end() (they nest,
+ * per thread). There, any allocation with a waiting mask (GFP_KERNEL,
+ * M_WAIT) goes to the diagnostic handler and fails instead of sleeping.
+ */
+PKTMEM_API void pktmem_atomic_begin(void);
+PKTMEM_API void pktmem_atomic_end(void);
+PKTMEM_API bool pktmem_in_atomic(void);
+
+/*
  * Number of NUMA nodes this machine has (highest node number + 1), and
  * whether a node number names a node with memory.
  */

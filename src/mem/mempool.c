@@ -542,6 +542,8 @@ void *mempool_alloc(mempool_t *pool, gfp_t gfp_mask)
 		diag("mempool_alloc", "pool %p is not initialised", (void *)pool);
 		return NULL;
 	}
+	if (may_not_wait_here(gfp_mask, "mempool_alloc"))
+		return NULL;
 
 	gfp_mask = (gfp_mask | MEMPOOL_GFP_ADD) & ~MEMPOOL_GFP_CLEAR;
 	gfp_try = gfp_mask & ~(__GFP_DIRECT_RECLAIM | __GFP_IO);

@@ -570,6 +570,10 @@ static void *alloc_slow(struct kmem_cache *c, gfp_t gfp, int node, const char *f
 		errno = EINVAL;
 		return NULL;
 	}
+	if (may_not_wait_here(gfp, func)) {
+		errno = EWOULDBLOCK;
+		return NULL;
+	}
 	for (;;) {
 		if (fault_point())
 			goto dry;
@@ -626,6 +630,7 @@ void *kmem_cache_alloc(struct kmem_cache *c, gfp_t gfp)
 	struct tcache_entry *e = entry_fast(c);
 
 	if (likely(e && e->n && !(gfp & __GFP_ZERO) &&
+		   (!(gfp & __GFP_DIRECT_RECLAIM) || atomic_depth == 0) &&
 		   atomic_load_explicit(&fault_active, memory_order_relaxed) == 0 &&
 		   atomic_load_explicit(&c->limit, memory_order_relaxed) == 0)) {
 		void *obj = e->objs[--e->n];
@@ -745,6 +750,8 @@ int kmem_cache_alloc_bulk(struct kmem_cache *c, gfp_t gfp, size_t nr, void **p)
 		diag("kmem_cache_alloc_bulk", "cache '%s' has a constructor; __GFP_ZERO refused", c->name);
 		return 0;
 	}
+	if (may_not_wait_here(gfp, "kmem_cache_alloc_bulk"))
+		return 0;
 	if (fault_point()) {
 		ctr_add(&c->denied, 1);
 		errno = ENOMEM;

@@ -115,6 +115,8 @@ static void ext_release(struct pktmem_ext *e, void *owner)
 		kfree(e->ext_buf);
 	} else if (e->ext_flags & (PKTMEM_EXT_PAGE | PKTMEM_EXT_VIEW)) {
 		page_release((struct page *)e);
+	} else if (e->ext_flags & PKTMEM_EXT_EMBEDDED) {
+		e->ext_release(e, owner); /* frees the area and, with it, the header */
 	} else {
 		e->ext_release(e, owner);
 		kmem_cache_free(hdr_cache, e);
