@@ -86,6 +86,8 @@ done
 nstatic=0
 if [ -n "$archive" ]; then
 	while read -r sym; do
+		# Sanitizer instrumentation adds its own globals (ODR indicators).
+		[[ $sym == __odr_asan* || $sym == __asan_* || $sym == __tsan_* ]] && continue
 		nstatic=$((nstatic + 1))
 		ok=0
 		for p in "${patterns[@]}"; do

@@ -98,10 +98,19 @@ static inline int pktmem_ext_refs(const struct pktmem_ext *ext)
 	return __atomic_load_n(&ext->ext_refs, __ATOMIC_ACQUIRE);
 }
 
-/* May a holder write the bytes? Only a sole holder of writable storage. */
+/*
+ * May a holder write the bytes? Only a sole holder of writable storage; for
+ * a view of other storage (PKTMEM_EXT_VIEW), the viewed storage must be held
+ * by the view alone too.
+ */
 static inline bool pktmem_ext_writable(const struct pktmem_ext *ext)
 {
-	return !(ext->ext_flags & PKTMEM_EXT_RDONLY) && pktmem_ext_refs(ext) == 1;
+	while (!(ext->ext_flags & PKTMEM_EXT_RDONLY) && pktmem_ext_refs(ext) == 1) {
+		if (!(ext->ext_flags & PKTMEM_EXT_VIEW))
+			return true;
+		ext = (const struct pktmem_ext *)ext->ext_arg;
+	}
+	return false;
 }
 
 /*

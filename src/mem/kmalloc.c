@@ -153,3 +153,17 @@ size_t ksize(const void *p)
 	}
 	return s->cache ? kmem_cache_size(s->cache) : s->large_size;
 }
+
+bool kmalloc_owns(const void *p)
+{
+	if (ZERO_OR_NULL_PTR(p))
+		return false;
+
+	const struct span *s = span_of(p);
+
+	if (!span_valid(s))
+		return false;
+	if (!s->cache)
+		return (const char *)p == (const char *)s + PAGE_SIZE;
+	return (cache_flags(s->cache) & SLAB_KMALLOC) && kmem_cache_owns(s->cache, p);
+}

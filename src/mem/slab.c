@@ -668,20 +668,30 @@ static __attribute__((noinline, cold)) void obj_bad(struct kmem_cache *c, const 
 }
 
 /*
- * Is @obj the start of an object of @c? Diagnoses and returns false if not.
- * A few loads and a multiply: the span bitmap, the span's cache, and an
- * exact-division test of the offset.
+ * Is @obj the start of an object of @c? A few loads and a multiply: the
+ * span bitmap, the span's cache, and an exact-division test of the offset.
  */
-static inline bool obj_check(struct kmem_cache *c, const void *obj, const char *func)
+static inline bool obj_owned(struct kmem_cache *c, const void *obj)
 {
 	const struct span *s = span_of(obj);
 	uint64_t x = (uint64_t)((uintptr_t)obj - (uintptr_t)s - c->hdr_off);
 
-	if (likely(span_valid(s) && s->cache == c && (uintptr_t)obj >= (uintptr_t)s + c->hdr_off &&
-		   (x & ((1ULL << c->shift) - 1)) == 0 && (x >> c->shift) * c->odd_inv <= c->odd_lim))
+	return span_valid(s) && s->cache == c && (uintptr_t)obj >= (uintptr_t)s + c->hdr_off &&
+	       (x & ((1ULL << c->shift) - 1)) == 0 && (x >> c->shift) * c->odd_inv <= c->odd_lim;
+}
+
+/* obj_owned(), diagnosing a pointer that is not. */
+static inline bool obj_check(struct kmem_cache *c, const void *obj, const char *func)
+{
+	if (likely(obj_owned(c, obj)))
 		return true;
 	obj_bad(c, obj, func);
 	return false;
+}
+
+bool kmem_cache_owns(struct kmem_cache *c, const void *p)
+{
+	return obj_owned(c, p);
 }
 
 static void free_slow(struct kmem_cache *c, void *obj)

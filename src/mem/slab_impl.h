@@ -52,4 +52,10 @@ static inline bool span_valid(const struct span *s)
 
 unsigned long cache_flags(const struct kmem_cache *c);
 
+/* Is @p the start of an object of @c (without diagnosing)? */
+bool kmem_cache_owns(struct kmem_cache *c, const void *p);
+
+/* Is @p the start of a kmalloc() block (any size class or a large block)? */
+bool kmalloc_owns(const void *p);
+
 #endif /* PKTMEM_SLAB_IMPL_H */

@@ -1,0 +1,59 @@
+/*
+ * Shared by the mbuf files: how wait flags map to allocation masks, the
+ * live/free marker, and the internal allocators.
+ */
+#ifndef PKTMEM_MBUF_IMPL_H
+#define PKTMEM_MBUF_IMPL_H
+
+#include <pktmem/mbuf.h>
+
+#include "internal.h"
+
+#define MBUF_LIVE ((short)0x4d42) /* "MB": allocated */
+#define MBUF_DEAD ((short)0x6466) /* freed */
+
+/*
+ * M_WAIT / M_DONTWAIT as an allocation mask; any other value is a
+ * programmer error (diagnosed by the caller through how_ok()).
+ */
+static inline gfp_t how_to_gfp(int how)
+{
+	return how == M_WAIT ? GFP_KERNEL : GFP_ATOMIC;
+}
+
+static inline bool how_ok(int how, const char *func)
+{
+	if (likely(how == M_WAIT || how == M_DONTWAIT))
+		return true;
+	diag(func, "wait flag %d is neither M_WAIT (%d) nor M_DONTWAIT (%d)", how, M_WAIT, M_DONTWAIT);
+	return false;
+}
+
+/* Is @m a live mbuf? Diagnoses a freed one (a double free or use after free). */
+static inline bool mbuf_live(const struct mbuf *m, const char *func)
+{
+	if (likely(m->m_state_ == MBUF_LIVE))
+		return true;
+	diag(func, "mbuf %p is not live (state %#x): freed already, or not an mbuf", (const void *)m,
+	     (unsigned)(unsigned short)m->m_state_);
+	return false;
+}
+
+/* Attach storage @e (one reference, now @m's) to @m as its external buffer (M_EXT). */
+void mbuf_attach_ext(struct mbuf *m, struct pktmem_ext *e, int extra_flags);
+
+/*
+ * Make @n (without M_EXT) share @m's external storage: one more reference,
+ * the same m_ext, M_EXT (and M_CLUSTER) set. m_data/m_len are the caller's
+ * to set. No allocation, cannot fail.
+ */
+void mbuf_share_ext(struct mbuf *n, const struct mbuf *m);
+
+/*
+ * m_tag_copy_chain() and m_copy_pkthdr() with a wait flag, for callers that
+ * have one (m_copym with M_WAIT must not fail for want of a tag).
+ */
+int mbuf_tag_copy_chain(struct mbuf *to, struct mbuf *from, int how);
+int mbuf_copy_pkthdr(struct mbuf *to, struct mbuf *from, int how);
+
+#endif /* PKTMEM_MBUF_IMPL_H */

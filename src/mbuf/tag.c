@@ -1,0 +1,160 @@
+/*
+ * Packet tags (m_tag(9)): typed blobs of metadata hung off a packet header,
+ * a singly linked list in front-insertion order. Tag memory is kmalloc().
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "mbuf_impl.h"
+
+static bool tag_mbuf_ok(const struct mbuf *m, const char *func)
+{
+	if (unlikely(!m || !(m->m_flags & M_PKTHDR))) {
+		diag(func, "mbuf %p has no packet header (flags %#x)", (const void *)m, m ? m->m_flags : 0);
+		return false;
+	}
+	return true;
+}
+
+struct m_tag *m_tag_get(int type, int len, int wait)
+{
+	if (unlikely(len < 0 || len > UINT16_MAX || type < 0 || type > UINT16_MAX)) {
+		diag("m_tag_get", "type %d, length %d (each must be 0..65535)", type, len);
+		return NULL;
+	}
+	if (unlikely(!how_ok(wait, "m_tag_get")))
+		return NULL;
+
+	struct m_tag *t = kmalloc(sizeof(*t) + (size_t)len, how_to_gfp(wait));
+
+	if (!t)
+		return NULL;
+	t->m_tag_link.sle_next = NULL;
+	t->m_tag_id = (uint16_t)type;
+	t->m_tag_len = (uint16_t)len;
+	t->m_tag_pad_ = 0;
+	return t;
+}
+
+void m_tag_free(struct m_tag *t)
+{
+	kfree(t);
+}
+
+void m_tag_prepend(struct mbuf *m, struct m_tag *t)
+{
+	if (!tag_mbuf_ok(m, "m_tag_prepend"))
+		return;
+	if (unlikely(!t)) {
+		diag("m_tag_prepend", "NULL tag for mbuf %p", (void *)m);
+		return;
+	}
+	t->m_tag_link.sle_next = m->m_pkthdr.tags.slh_first;
+	m->m_pkthdr.tags.slh_first = t;
+}
+
+void m_tag_unlink(struct mbuf *m, struct m_tag *t)
+{
+	if (!tag_mbuf_ok(m, "m_tag_unlink"))
+		return;
+	for (struct m_tag **pp = &m->m_pkthdr.tags.slh_first; *pp; pp = &(*pp)->m_tag_link.sle_next) {
+		if (*pp == t) {
+			*pp = t->m_tag_link.sle_next;
+			t->m_tag_link.sle_next = NULL;
+			return;
+		}
+	}
+	diag("m_tag_unlink", "tag %p (type %u) is not on mbuf %p", (void *)t, t ? t->m_tag_id : 0u, (void *)m);
+}
+
+void m_tag_delete(struct mbuf *m, struct m_tag *t)
+{
+	unsigned long before = pktmem_diag_count();
+
+	m_tag_unlink(m, t);
+	if (pktmem_diag_count() == before)
+		m_tag_free(t);
+}
+
+void m_tag_delete_chain(struct mbuf *m)
+{
+	if (!tag_mbuf_ok(m, "m_tag_delete_chain"))
+		return;
+
+	struct m_tag *t = m->m_pkthdr.tags.slh_first;
+
+	m->m_pkthdr.tags.slh_first = NULL;
+	while (t) {
+		struct m_tag *next = t->m_tag_link.sle_next;
+
+		m_tag_free(t);
+		t = next;
+	}
+}
+
+struct m_tag *m_tag_find(const struct mbuf *m, int type)
+{
+	if (!tag_mbuf_ok(m, "m_tag_find"))
+		return NULL;
+	for (struct m_tag *t = m->m_pkthdr.tags.slh_first; t; t = t->m_tag_link.sle_next)
+		if (t->m_tag_id == type)
+			return t;
+	return NULL;
+}
+
+static struct m_tag *tag_copy(struct m_tag *t, int how)
+{
+	struct m_tag *c = m_tag_get(t->m_tag_id, t->m_tag_len, how);
+
+	if (c)
+		memcpy(c + 1, t + 1, t->m_tag_len);
+	return c;
+}
+
+/* NetBSD's m_tag_copy() has no wait flag and never sleeps. */
+struct m_tag *m_tag_copy(struct m_tag *t)
+{
+	if (unlikely(!t)) {
+		diag("m_tag_copy", "NULL tag");
+		return NULL;
+	}
+	return tag_copy(t, M_DONTWAIT);
+}
+
+int m_tag_copy_chain(struct mbuf *to, struct mbuf *from)
+{
+	return mbuf_tag_copy_chain(to, from, M_DONTWAIT);
+}
+
+int mbuf_tag_copy_chain(struct mbuf *to, struct mbuf *from, int how)
+{
+	if (!tag_mbuf_ok(to, "m_tag_copy_chain") || !tag_mbuf_ok(from, "m_tag_copy_chain"))
+		return 0;
+
+	struct m_tag **tail = &to->m_pkthdr.tags.slh_first;
+
+	while (*tail)
+		tail = &(*tail)->m_tag_link.sle_next;
+	struct m_tag **first_new = tail;
+
+	for (struct m_tag *t = from->m_pkthdr.tags.slh_first; t; t = t->m_tag_link.sle_next) {
+		struct m_tag *c = tag_copy(t, how);
+
+		if (!c) {
+			/* All or nothing: drop the copies made so far, keep to's own tags. */
+			struct m_tag *x = *first_new;
+
+			*first_new = NULL;
+			while (x) {
+				struct m_tag *next = x->m_tag_link.sle_next;
+
+				m_tag_free(x);
+				x = next;
+			}
+			return 0;
+		}
+		*tail = c;
+		tail = &c->m_tag_link.sle_next;
+	}
+	return 1;
+}
