@@ -49,8 +49,10 @@ enum pktmem_stats_kind {
  *           reserve (for a pool: in use plus the reserve).
  *  peak:    the highest in_use seen. Exact for pools and for caches with a
  *           limit (they keep an exact running count). A cache without a
- *           limit keeps no shared count on its fast path, so its peak is
- *           the highest in_use seen by statistics reads.
+ *           limit keeps no shared count on its fast path; its peak is the
+ *           highest number of objects out of its depot (in use, or resting
+ *           in threads' magazines), an upper bound within one magazine
+ *           (64 objects) per thread.
  *  allocs, frees: successful allocations and frees.
  *  denied:  allocations that failed (limit under a non-waiting mask, no
  *           memory, injected fault).

@@ -257,7 +257,16 @@ static size_t depot_take(struct kmem_cache *c, int node, void **out, size_t want
 		memcpy(out, d->objs + d->n, got * sizeof(void *));
 	if (got < want)
 		got += depot_carve(c, node, d, out + got, want - got);
+	size_t out_of_depot = d->carved - d->n;
+
 	pthread_mutex_unlock(&d->lock);
+	/*
+	 * Without a limit there is no shared in-use count to watch; objects
+	 * out of the depot (in use, or resting in a thread's magazine) are an
+	 * upper bound of it, within a magazine per thread, known here for free.
+	 */
+	if (atomic_load_explicit(&c->limit, memory_order_relaxed) == 0)
+		peak_update(c, out_of_depot);
 	return got;
 }
 
