@@ -1,0 +1,148 @@
+/*
+ * Between the worlds: an mbuf packet as an sk_buff and back, sharing the
+ * storage instead of copying it.
+ *
+ *   mbuf chain:  [hdr: 60 B inside] -> [cluster 1440 B] -> [MEXTADD 800 B]
+ *                      | copied              | shared            | shared
+ *                      v                     v (page view)        v (page view)
+ *   sk_buff:     head [60 B]          frags[0]            frags[1]
+ *
+ * External storage of any kind is a pktmem_ext, so a fragment is a page
+ * descriptor viewing it and an mbuf's M_EXT can point at a head or a page.
+ * Both sides then see a reference count above one and copy before they
+ * write; whichever lets go last frees the bytes.
+ */
+#include <errno.h>
+
+#include <pktmem/mbuf.h>
+
+#include "skb_impl.h"
+#include "mbuf/mbuf_impl.h"
+
+struct sk_buff *skb_from_mbuf(struct mbuf *m, unsigned int headroom, gfp_t gfp_mask)
+{
+	unsigned int prefix = 0, nfrags = 0;
+	const struct mbuf *x;
+
+	if (unlikely(!m)) {
+		diag("skb_from_mbuf", "NULL mbuf chain");
+		return NULL;
+	}
+	/* Bytes inside mbufs before the first external buffer go in the head. */
+	for (x = m; x && !(x->m_flags & M_EXT); x = x->m_next)
+		prefix += (unsigned int)x->m_len;
+	for (; x; x = x->m_next)
+		if (x->m_len > 0)
+			nfrags++;
+	if (nfrags > MAX_SKB_FRAGS) {
+		errno = EMSGSIZE;
+		return NULL;
+	}
+
+	struct sk_buff *skb = __alloc_skb(headroom + prefix, gfp_mask, 0, NUMA_NO_NODE);
+
+	if (!skb)
+		return NULL;
+	skb_reserve(skb, (int)headroom);
+	for (x = m; x && !(x->m_flags & M_EXT); x = x->m_next)
+		memcpy(skb_put(skb, (unsigned int)x->m_len), x->m_data, (size_t)x->m_len);
+
+	int i = 0;
+
+	for (; x; x = x->m_next) {
+		struct page *pg;
+
+		if (x->m_len <= 0)
+			continue;
+		if (x->m_flags & M_EXT) {
+			pg = pktmem_page_view(x->m_ext.ext_storage, x->m_data, (size_t)x->m_len, gfp_mask);
+		} else {
+			/* Data inside an mbuf has no storage to share: copy it (at most MLEN bytes). */
+			pg = alloc_page(gfp_mask);
+			if (pg)
+				memcpy(page_address(pg), x->m_data, (size_t)x->m_len);
+		}
+		if (!pg) {
+			kfree_skb(skb); /* drops the fragments added so far */
+			return NULL;
+		}
+		skb_add_rx_frag(skb, i++, pg, 0, x->m_len, (unsigned int)x->m_len);
+	}
+	return skb;
+}
+
+/* Append to @tail an mbuf sharing @e's bytes at @data (one new reference). */
+static struct mbuf *share_into(struct mbuf *tail, struct pktmem_ext *e, void *data, int len, int how, bool hdr)
+{
+	struct mbuf *n = hdr ? m_gethdr(how, MT_DATA) : m_get(how, MT_DATA);
+
+	if (!n)
+		return NULL;
+	if (e) {
+		pktmem_ext_get(e);
+		mbuf_attach_ext(n, e, 0);
+		n->m_data = data;
+		n->m_len = len;
+	}
+	if (tail)
+		tail->m_next = n;
+	return n;
+}
+
+/* Append the bytes of @skb (head, frags, frag_list) after @tail; the new tail, or NULL. */
+static struct mbuf *append_skb(struct mbuf *tail, struct sk_buff *skb, int how)
+{
+	const struct skb_shared_info *sh = skb_shinfo(skb);
+
+	if (skb_headlen(skb)) {
+		tail = share_into(tail, skb->head_ext, skb->data, (int)skb_headlen(skb), how, false);
+		if (!tail)
+			return NULL;
+	}
+	for (int i = 0; i < sh->nr_frags; i++) {
+		const skb_frag_t *f = &sh->frags[i];
+
+		tail = share_into(tail, &f->bv_page->ext, skb_frag_address(f), (int)f->bv_len, how, false);
+		if (!tail)
+			return NULL;
+	}
+	for (struct sk_buff *f = sh->frag_list; f; f = f->next)
+		if (!(tail = append_skb(tail, f, how)))
+			return NULL;
+	return tail;
+}
+
+struct mbuf *m_from_skb(struct sk_buff *skb, int how)
+{
+	if (unlikely(!skb)) {
+		diag("m_from_skb", "NULL skb");
+		return NULL;
+	}
+	if (!how_ok(how, "m_from_skb"))
+		return NULL;
+
+	/* The packet header mbuf holds the head's bytes (or nothing, if there are none). */
+	bool head_in_top = skb_headlen(skb) != 0;
+	struct mbuf *top = share_into(NULL, head_in_top ? skb->head_ext : NULL, skb->data,
+				      (int)skb_headlen(skb), how, true);
+
+	if (!top)
+		return NULL;
+
+	struct mbuf *tail = top;
+	const struct skb_shared_info *sh = skb_shinfo(skb);
+
+	for (int i = 0; i < sh->nr_frags && tail; i++) {
+		const skb_frag_t *f = &sh->frags[i];
+
+		tail = share_into(tail, &f->bv_page->ext, skb_frag_address(f), (int)f->bv_len, how, false);
+	}
+	for (struct sk_buff *f = sh->frag_list; f && tail; f = f->next)
+		tail = append_skb(tail, f, how);
+	if (!tail) {
+		m_freem(top); /* drops every reference taken */
+		return NULL;
+	}
+	top->m_pkthdr.len = (int)skb->len;
+	return top;
+}

@@ -1,0 +1,563 @@
+/*
+ * sk_buff allocation, freeing, cloning and copying.
+ *
+ *   kmem_cache "skbuff_head_cache"      struct sk_buff
+ *   kmem_cache "skbuff_fclone_cache"    { sk_buff orig; sk_buff companion; fclone_ref }
+ *   kmem_cache "skb-head-N"             [ data ... | skb_shared_info | pktmem_ext ]
+ *
+ * A head is one object of a head cache (or kmalloc beyond the largest
+ * class) with its shared info and its storage header at the end: the
+ * pktmem_ext's reference count is what Linux calls dataref. The release
+ * routine of a head drops the fragments and the frag_list the shared info
+ * holds, then frees the object. Clones take a reference to the head; so does
+ * an mbuf that shares it after m_from_skb().
+ *
+ * Linear-data helpers are in linear.c, fragments and nonlinear operations in
+ * frags.c, queues in queue.c, conversions to and from mbufs in convert.c.
+ */
+#include <errno.h>
+#include <stdio.h>
+
+#include "skb_impl.h"
+
+static const unsigned int head_class[] = { 512, 1024, 2048, 4096, 8192, 16384, 32768 };
+#define NR_HEAD_CLASSES (sizeof(head_class) / sizeof(head_class[0]))
+
+/* Queues link sk_buffs and list heads through these shared first fields. */
+_Static_assert(offsetof(struct sk_buff, next) == offsetof(struct sk_buff_list, next) &&
+		       offsetof(struct sk_buff, prev) == offsetof(struct sk_buff_list, prev) &&
+		       offsetof(struct sk_buff_head, next) == offsetof(struct sk_buff_list, next) &&
+		       offsetof(struct sk_buff_head, prev) == offsetof(struct sk_buff_list, prev),
+	       "sk_buff, sk_buff_head and sk_buff_list share their links");
+
+struct sk_buff_fclones {
+	struct sk_buff skb1;
+	struct sk_buff skb2;
+	int fclone_ref; /* atomic: how many of the two are in use */
+};
+
+/* Created once, on first use, and kept for the life of the process. */
+static pthread_once_t skb_once = PTHREAD_ONCE_INIT;
+static struct kmem_cache *skbuff_cache, *fclone_cache, *head_cache[NR_HEAD_CLASSES];
+
+static void skb_caches_init(void)
+{
+	char name[32];
+
+	skbuff_cache = kmem_cache_create("skbuff_head_cache", sizeof(struct sk_buff), SMP_CACHE_BYTES, SLAB_PANIC, NULL);
+	fclone_cache = kmem_cache_create("skbuff_fclone_cache", sizeof(struct sk_buff_fclones), SMP_CACHE_BYTES,
+					 SLAB_PANIC, NULL);
+	for (unsigned i = 0; i < NR_HEAD_CLASSES; i++) {
+		snprintf(name, sizeof(name), "skb-head-%u", head_class[i]);
+		head_cache[i] = kmem_cache_create(name, head_class[i], SMP_CACHE_BYTES, SLAB_PANIC, NULL);
+	}
+}
+
+static inline void skb_init_once(void)
+{
+	pthread_once(&skb_once, skb_caches_init);
+}
+
+struct kmem_cache *pktmem_skbuff_cache(void)
+{
+	skb_init_once();
+	return skbuff_cache;
+}
+
+struct kmem_cache *pktmem_skbuff_fclone_cache(void)
+{
+	skb_init_once();
+	return fclone_cache;
+}
+
+static int head_class_of(size_t need)
+{
+	for (unsigned i = 0; i < NR_HEAD_CLASSES; i++)
+		if (need <= head_class[i])
+			return (int)i;
+	return -1;
+}
+
+struct kmem_cache *pktmem_skb_head_cache(unsigned int size)
+{
+	skb_init_once();
+	int i = head_class_of(SKB_DATA_ALIGN((size_t)size) + SKB_HEAD_OVERHEAD);
+
+	return i < 0 ? NULL : head_cache[i];
+}
+
+/* ------------------------------------------------------------ heads */
+
+/* Drop what a head's shared info holds. */
+void shinfo_release(struct skb_shared_info *sh)
+{
+	for (int i = 0; i < sh->nr_frags; i++)
+		put_page(sh->frags[i].bv_page);
+	sh->nr_frags = 0;
+	if (sh->frag_list) {
+		kfree_skb_list(sh->frag_list);
+		sh->frag_list = NULL;
+	}
+}
+
+/* The last holder of a head let go: its shared info, then the object. */
+static void head_release(struct pktmem_ext *e, void *owner)
+{
+	(void)owner;
+	shinfo_release((struct skb_shared_info *)(e->ext_buf + e->ext_size));
+	kfree(e->ext_buf);
+}
+
+struct pktmem_ext *head_alloc(size_t size, gfp_t gfp, int node)
+{
+	size_t need = SKB_DATA_ALIGN(size) + SKB_HEAD_OVERHEAD;
+	int cls = head_class_of(need);
+	size_t objsize;
+	char *buf;
+
+	skb_init_once();
+	if (cls >= 0) {
+		objsize = head_class[cls];
+		buf = node == NUMA_NO_NODE ? kmem_cache_alloc(head_cache[cls], gfp & ~__GFP_ZERO)
+					   : kmem_cache_alloc_node(head_cache[cls], gfp & ~__GFP_ZERO, node);
+	} else {
+		objsize = need;
+		buf = kmalloc_node(need, gfp & ~__GFP_ZERO, node);
+	}
+	if (!buf)
+		return NULL;
+
+	struct pktmem_ext *e = (struct pktmem_ext *)(buf + objsize - SKB_EXT_SIZE);
+	size_t end = objsize - SKB_HEAD_OVERHEAD;
+
+	ext_setup(e, buf, end, PKTMEM_EXT_USER | PKTMEM_EXT_EMBEDDED, node);
+	e->ext_release = head_release;
+	shinfo_clear(buf + end);
+	if (gfp & __GFP_ZERO)
+		memset(buf, 0, end);
+	return e;
+}
+
+/* Point a zeroed sk_buff at head @e: empty, no headroom. */
+static void skb_set_head(struct sk_buff *skb, struct pktmem_ext *e)
+{
+	skb->head = (unsigned char *)e->ext_buf;
+	skb->data = skb->head;
+	skb->tail = 0;
+	skb->end = (unsigned int)e->ext_size;
+	skb->head_ext = e;
+	skb->truesize = (unsigned int)(e->ext_size + sizeof(struct sk_buff) + SKB_HEAD_OVERHEAD);
+	skb->mac_header = skb->network_header = skb->transport_header = (uint16_t)~0u;
+}
+
+/* ------------------------------------------------------------ allocation */
+
+struct sk_buff *__alloc_skb(unsigned int size, gfp_t gfp_mask, int flags, int node)
+{
+	struct kmem_cache *cache;
+	struct sk_buff *skb;
+
+	if (unlikely(flags & ~(SKB_ALLOC_FCLONE | SKB_ALLOC_RX))) {
+		diag("__alloc_skb", "unknown flags %#x (size %u)", flags, size);
+		return NULL;
+	}
+	if (node != NUMA_NO_NODE && !pktmem_node_valid(node)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (may_not_wait_here(gfp_mask, "__alloc_skb")) {
+		errno = EWOULDBLOCK;
+		return NULL;
+	}
+	skb_init_once();
+	if (flags & SKB_ALLOC_RX)
+		gfp_mask |= __GFP_MEMALLOC;
+	gfp_mask &= ~__GFP_ZERO;
+	cache = (flags & SKB_ALLOC_FCLONE) ? fclone_cache : skbuff_cache;
+	skb = node == NUMA_NO_NODE ? kmem_cache_alloc(cache, gfp_mask) : kmem_cache_alloc_node(cache, gfp_mask, node);
+	if (!skb)
+		return NULL;
+
+	struct pktmem_ext *e = head_alloc(size, gfp_mask, node);
+
+	if (!e) {
+		kmem_cache_free(cache, skb);
+		return NULL;
+	}
+	skb_zero(skb);
+	skb->users = 1;
+	skb->pfmemalloc = (flags & SKB_ALLOC_RX) != 0;
+	skb_set_head(skb, e);
+	if (flags & SKB_ALLOC_FCLONE) {
+		struct sk_buff_fclones *fc = (struct sk_buff_fclones *)skb;
+
+		skb->fclone = SKB_FCLONE_ORIG;
+		fc->skb2.fclone = SKB_FCLONE_CLONE;
+		__atomic_store_n(&fc->fclone_ref, 1, __ATOMIC_RELAXED);
+	}
+	return skb;
+}
+
+struct sk_buff *__netdev_alloc_skb(struct net_device *dev, unsigned int length, gfp_t gfp_mask)
+{
+	struct sk_buff *skb = __alloc_skb(length + NET_SKB_PAD, gfp_mask, SKB_ALLOC_RX, NUMA_NO_NODE);
+
+	if (skb) {
+		skb_reserve(skb, NET_SKB_PAD);
+		skb->dev = dev;
+	}
+	return skb;
+}
+
+void *netdev_alloc_frag(unsigned int fragsz)
+{
+	return kmalloc(fragsz, GFP_ATOMIC);
+}
+
+void skb_free_frag(void *addr)
+{
+	kfree(addr);
+}
+
+/* A build_skb() head: the caller's kmalloc/frag buffer, with a separate header. */
+static void frag_head_release(struct pktmem_ext *e, void *owner)
+{
+	(void)owner;
+	shinfo_release((struct skb_shared_info *)(e->ext_buf + e->ext_size));
+	kfree(e->ext_buf);
+}
+
+struct sk_buff *build_skb(void *data, unsigned int frag_size)
+{
+	if (unlikely(!data || !kmalloc_owns(data))) {
+		diag("build_skb", "%p is not a buffer from netdev_alloc_frag() or kmalloc() (frag_size %u)", data,
+		     frag_size);
+		return NULL;
+	}
+	size_t size = frag_size ? frag_size : ksize(data);
+
+	if (unlikely(size < SKB_SHINFO_SIZE || size > ksize(data))) {
+		diag("build_skb", "buffer %p: frag_size %u does not fit its %zu bytes with %zu of shared info", data,
+		     frag_size, ksize(data), (size_t)SKB_SHINFO_SIZE);
+		return NULL;
+	}
+	skb_init_once();
+
+	struct sk_buff *skb = kmem_cache_alloc(skbuff_cache, GFP_ATOMIC);
+
+	if (!skb)
+		return NULL;
+	size_t end = size - SKB_SHINFO_SIZE;
+	struct pktmem_ext *e = pktmem_ext_attach(data, end, frag_head_release, NULL, GFP_ATOMIC);
+
+	if (!e) {
+		kmem_cache_free(skbuff_cache, skb);
+		return NULL;
+	}
+	shinfo_clear((char *)data + end);
+	skb_zero(skb);
+	skb->users = 1;
+	skb->head_frag = 1;
+	skb_set_head(skb, e);
+	return skb;
+}
+
+/* ------------------------------------------------------------ freeing */
+
+static void kfree_skbmem(struct sk_buff *skb)
+{
+	struct sk_buff_fclones *fc;
+
+	switch (skb->fclone) {
+	case SKB_FCLONE_ORIG:
+		fc = (struct sk_buff_fclones *)skb;
+		break;
+	case SKB_FCLONE_CLONE:
+		fc = (struct sk_buff_fclones *)((char *)skb - offsetof(struct sk_buff_fclones, skb2));
+		break;
+	default:
+		kmem_cache_free(skbuff_cache, skb);
+		return;
+	}
+	/* The pair goes back when both halves are done. */
+	if (__atomic_sub_fetch(&fc->fclone_ref, 1, __ATOMIC_ACQ_REL) == 0)
+		kmem_cache_free(fclone_cache, fc);
+}
+
+static void skb_release_all(struct sk_buff *skb)
+{
+	if (skb->destructor)
+		skb->destructor(skb);
+	pktmem_ext_put(skb->head_ext, NULL);
+	skb->head_ext = NULL;
+}
+
+/* Drop a users reference; true when it was the last. Diagnoses a free of a freed skb. */
+static bool skb_unref(struct sk_buff *skb, const char *func)
+{
+	int users = __atomic_load_n(&skb->users, __ATOMIC_ACQUIRE);
+
+	if (likely(users == 1))
+		return true;
+	if (unlikely(users <= 0)) {
+		diag(func, "skb %p freed again (users %d, len %u)", (void *)skb, users, skb->len);
+		return false;
+	}
+	return __atomic_sub_fetch(&skb->users, 1, __ATOMIC_ACQ_REL) == 0;
+}
+
+static void skb_free(struct sk_buff *skb, const char *func)
+{
+	if (!skb || !skb_unref(skb, func))
+		return;
+	__atomic_store_n(&skb->users, 0, __ATOMIC_RELAXED);
+	skb_release_all(skb);
+	kfree_skbmem(skb);
+}
+
+void kfree_skb(struct sk_buff *skb)
+{
+	skb_free(skb, "kfree_skb");
+}
+
+void consume_skb(struct sk_buff *skb)
+{
+	skb_free(skb, "consume_skb");
+}
+
+void kfree_skb_list(struct sk_buff *segs)
+{
+	while (segs) {
+		struct sk_buff *next = segs->next;
+
+		kfree_skb(segs);
+		segs = next;
+	}
+}
+
+/* ------------------------------------------------------------ clones and copies */
+
+/* Copy what describes the packet (not the links, users or storage). */
+static void copy_header_fields(struct sk_buff *n, const struct sk_buff *old)
+{
+	n->dev = old->dev;
+	memcpy(n->cb, old->cb, sizeof(n->cb));
+	n->mac_len = old->mac_len;
+	n->hdr_len = old->hdr_len;
+	n->protocol = old->protocol;
+	n->priority = old->priority;
+	n->mark = old->mark;
+	n->ip_summed = old->ip_summed;
+	n->pfmemalloc = old->pfmemalloc;
+}
+
+/* Header offsets are relative to head: shift them when the head moves by @off. */
+static void copy_header_offsets(struct sk_buff *n, const struct sk_buff *old, long off)
+{
+	n->transport_header = old->transport_header == (uint16_t)~0u ? old->transport_header
+								       : (uint16_t)(old->transport_header + off);
+	n->network_header = old->network_header == (uint16_t)~0u ? old->network_header
+								   : (uint16_t)(old->network_header + off);
+	n->mac_header = old->mac_header == (uint16_t)~0u ? old->mac_header : (uint16_t)(old->mac_header + off);
+}
+
+struct sk_buff *skb_clone(struct sk_buff *skb, gfp_t gfp_mask)
+{
+	struct sk_buff *n = NULL;
+
+	if (skb->fclone == SKB_FCLONE_ORIG) {
+		struct sk_buff_fclones *fc = (struct sk_buff_fclones *)skb;
+		int expected = 1;
+
+		/* The companion is free while only the original is in use. */
+		if (__atomic_compare_exchange_n(&fc->fclone_ref, &expected, 2, false, __ATOMIC_ACQ_REL,
+						__ATOMIC_RELAXED))
+			n = &fc->skb2;
+	}
+	if (!n) {
+		if (may_not_wait_here(gfp_mask, "skb_clone"))
+			return NULL;
+		/* A clone of a receive-reserve packet may use the reserve too. */
+		if (skb->pfmemalloc)
+			gfp_mask |= __GFP_MEMALLOC;
+		n = kmem_cache_alloc(skbuff_cache, gfp_mask & ~__GFP_ZERO);
+		if (!n)
+			return NULL;
+		skb_zero(n);
+		n->fclone = SKB_FCLONE_UNAVAILABLE;
+	} else {
+		unsigned int fclone = n->fclone;
+
+		skb_zero(n);
+		n->fclone = fclone;
+	}
+	copy_header_fields(n, skb);
+	copy_header_offsets(n, skb, 0);
+	n->len = skb->len;
+	n->data_len = skb->data_len;
+	n->truesize = skb->truesize;
+	n->head = skb->head;
+	n->data = skb->data;
+	n->tail = skb->tail;
+	n->end = skb->end;
+	n->head_frag = skb->head_frag;
+	n->head_ext = skb->head_ext;
+	pktmem_ext_get(skb->head_ext);
+	n->users = 1;
+	n->cloned = 1;
+	skb->cloned = 1;
+	return n;
+}
+
+struct sk_buff *skb_copy(const struct sk_buff *skb, gfp_t gfp_mask)
+{
+	unsigned int headroom = skb_headroom(skb);
+	/* Keep the headroom and at least the tailroom: the same end offset, plus the frags. */
+	unsigned int size = skb->end + skb->data_len;
+	struct sk_buff *n = __alloc_skb(size, gfp_mask, skb->pfmemalloc ? SKB_ALLOC_RX : 0, NUMA_NO_NODE);
+
+	if (!n)
+		return NULL;
+	skb_reserve(n, (int)headroom);
+	skb_put(n, skb->len);
+	if (skb_copy_bits(skb, -(int)headroom, n->head, (int)(headroom + skb->len)) != 0) {
+		kfree_skb(n);
+		return NULL;
+	}
+	copy_header_fields(n, skb);
+	copy_header_offsets(n, skb, 0);
+	return n;
+}
+
+struct sk_buff *pskb_copy(struct sk_buff *skb, gfp_t gfp_mask)
+{
+	unsigned int headroom = skb_headroom(skb);
+	struct sk_buff *n = __alloc_skb(headroom + skb_headlen(skb), gfp_mask,
+					 skb->pfmemalloc ? SKB_ALLOC_RX : 0, NUMA_NO_NODE);
+
+	if (!n)
+		return NULL;
+	skb_reserve(n, (int)headroom);
+	memcpy(skb_put(n, skb_headlen(skb)), skb->data, skb_headlen(skb));
+
+	struct skb_shared_info *from = skb_shinfo(skb), *to = skb_shinfo(n);
+
+	for (int i = 0; i < from->nr_frags; i++) {
+		to->frags[i] = from->frags[i];
+		get_page(from->frags[i].bv_page);
+	}
+	to->nr_frags = from->nr_frags;
+	for (struct sk_buff *f = from->frag_list; f; f = f->next)
+		skb_get(f);
+	to->frag_list = from->frag_list;
+	to->gso_size = from->gso_size;
+	to->gso_segs = from->gso_segs;
+	to->gso_type = from->gso_type;
+	n->data_len = skb->data_len;
+	n->len = skb->len;
+	copy_header_fields(n, skb);
+	copy_header_offsets(n, skb, 0);
+	return n;
+}
+
+struct sk_buff *skb_unshare(struct sk_buff *skb, gfp_t pri)
+{
+	if (!skb || !skb_cloned(skb))
+		return skb;
+
+	struct sk_buff *n = skb_copy(skb, pri);
+
+	kfree_skb(skb);
+	return n;
+}
+
+struct sk_buff *skb_share_check(struct sk_buff *skb, gfp_t pri)
+{
+	if (!skb_shared(skb))
+		return skb;
+
+	struct sk_buff *n = skb_clone(skb, pri);
+
+	kfree_skb(skb);
+	return n;
+}
+
+/* ------------------------------------------------------------ heads, reallocated */
+
+int pskb_expand_head(struct sk_buff *skb, int nhead, int ntail, gfp_t gfp_mask)
+{
+	if (unlikely(nhead < 0 || ntail < 0 || skb_shared(skb))) {
+		diag("pskb_expand_head", "skb %p: nhead %d, ntail %d, users %d (must be unshared, room >= 0)",
+		     (void *)skb, nhead, ntail, __atomic_load_n(&skb->users, __ATOMIC_RELAXED));
+		return -EINVAL;
+	}
+	size_t size = (size_t)nhead + skb->end + (size_t)ntail;
+
+	if (skb->pfmemalloc)
+		gfp_mask |= __GFP_MEMALLOC;
+	struct pktmem_ext *e = head_alloc(size, gfp_mask, NUMA_NO_NODE);
+
+	if (!e)
+		return -ENOMEM;
+
+	unsigned char *nh = (unsigned char *)e->ext_buf;
+	struct skb_shared_info *from = skb_shinfo(skb);
+	struct skb_shared_info *to = (struct skb_shared_info *)(nh + e->ext_size);
+
+	/* Everything up to the tail moves; the frags are shared by reference. */
+	memcpy(nh + nhead, skb->head, skb->tail);
+	memcpy(to, from, offsetof(struct skb_shared_info, frags) + from->nr_frags * sizeof(skb_frag_t));
+	for (int i = 0; i < from->nr_frags; i++)
+		get_page(from->frags[i].bv_page);
+	for (struct sk_buff *f = from->frag_list; f; f = f->next)
+		skb_get(f);
+
+	long off = (long)(skb->data - skb->head) + nhead;
+	struct pktmem_ext *old = skb->head_ext;
+
+	copy_header_offsets(skb, skb, nhead);
+	skb->head = nh;
+	skb->data = nh + off;
+	skb->tail += (unsigned int)nhead;
+	skb->end = (unsigned int)e->ext_size;
+	skb->head_ext = e;
+	skb->cloned = 0;
+	skb->head_frag = 0;
+	pktmem_ext_put(old, NULL);
+	return 0;
+}
+
+struct sk_buff *skb_realloc_headroom(struct sk_buff *skb, unsigned int headroom)
+{
+	int delta = (int)headroom - (int)skb_headroom(skb);
+
+	if (delta <= 0)
+		return pskb_copy(skb, GFP_ATOMIC);
+
+	struct sk_buff *n = skb_clone(skb, GFP_ATOMIC);
+
+	if (n && pskb_expand_head(n, SKB_DATA_ALIGN(delta), 0, GFP_ATOMIC) != 0) {
+		kfree_skb(n);
+		return NULL;
+	}
+	return n;
+}
+
+static int cow(struct sk_buff *skb, unsigned int headroom, bool cloned)
+{
+	int delta = headroom > skb_headroom(skb) ? (int)(headroom - skb_headroom(skb)) : 0;
+
+	if (delta || cloned)
+		return pskb_expand_head(skb, SKB_DATA_ALIGN(delta), 0, GFP_ATOMIC);
+	return 0;
+}
+
+int skb_cow(struct sk_buff *skb, unsigned int headroom)
+{
+	return cow(skb, headroom, skb_cloned(skb));
+}
+
+int skb_cow_head(struct sk_buff *skb, unsigned int headroom)
+{
+	return cow(skb, headroom, skb_header_cloned(skb));
+}
