@@ -1,9 +1,11 @@
 #!/bin/sh
-# bench/run.sh — run bench_mem in K separate processes and report, for every
-# workload, the median over the processes of each process's median.
+# bench/run.sh — run a benchmark (bench_mem, bench_mbuf, bench_skb, ...) in K
+# separate processes and report, for every workload, the median over the
+# processes of each process's median.
 #
 #   bench/run.sh                      build (Release, in build-bench/) and run 5 processes
-#   bench/run.sh -k 9 -- --ms 100     9 processes, options after -- go to bench_mem
+#   bench/run.sh -t bench_mbuf        the same for another benchmark
+#   bench/run.sh -k 9 -- --ms 100     9 processes, options after -- go to the benchmark
 #   bench/run.sh -b build/bench_mem   use an existing binary
 #   bench/run.sh -j result.json       also write the aggregate as JSON
 #   bench/run.sh -d runs/             keep each process's JSON in runs/
@@ -16,18 +18,20 @@
 set -eu
 
 usage() {
-	sed -n '2,15s/^# \{0,1\}//p' "$0"
+	sed -n '2,17s/^# \{0,1\}//p' "$0"
 	exit "$1"
 }
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 procs=5
+target=bench_mem
 bin=
 json_out=
 keep_dir=
-while getopts k:b:j:d:h opt; do
+while getopts k:b:t:j:d:h opt; do
 	case $opt in
 	k) procs=$OPTARG ;;
+	t) target=$OPTARG ;;
 	b) bin=$OPTARG ;;
 	j) json_out=$OPTARG ;;
 	d) keep_dir=$OPTARG ;;
@@ -41,24 +45,25 @@ case $procs in '' | *[!0-9]* | 0) echo "run.sh: -k needs a positive number" >&2;
 
 if [ -z "$bin" ]; then
 	build=${BUILD_DIR:-$root/build-bench}
-	echo "building bench_mem in $build ..." >&2
+	echo "building $target in $build ..." >&2
 	log=${TMPDIR:-/tmp}/run.sh.$$.log
 	if ! { cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release &&
-		cmake --build "$build" --target bench_mem -j2; } >"$log" 2>&1; then
+		cmake --build "$build" --target "$target" -j2; } >"$log" 2>&1; then
 		cat "$log" >&2
 		rm -f "$log"
 		exit 1
 	fi
 	rm -f "$log"
-	bin=$build/bench_mem
+	bin=$build/$target
 fi
+name=$(basename "$bin")
 [ -x "$bin" ] || { echo "run.sh: $bin is not an executable" >&2; exit 1; }
 
 if [ -n "$keep_dir" ]; then
 	mkdir -p "$keep_dir"
 	dir=$keep_dir
 else
-	dir=$(mktemp -d "${TMPDIR:-/tmp}/bench_mem.XXXXXX")
+	dir=$(mktemp -d "${TMPDIR:-/tmp}/$name.XXXXXX")
 	trap 'rm -rf "$dir"' EXIT INT TERM
 fi
 
@@ -70,11 +75,11 @@ while [ "$i" -le "$procs" ]; do
 done
 
 cpu=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || true)
-printf 'bench_mem, %d processes: %s %s\n' "$procs" "$bin" "$*"
+printf '%s, %d processes: %s %s\n' "$name" "$procs" "$bin" "$*"
 printf '%s; %s CPUs (%s); %s\n\n' "$(uname -sr)" "$(getconf _NPROCESSORS_ONLN)" "${cpu:-unknown CPU}" "$(date -u '+%Y-%m-%d %H:%M UTC')"
 
-# Each result is one line of the JSON that bench_mem writes.
-awk -v json_out="$json_out" -v procs="$procs" '
+# Each result is one line of the JSON the benchmark writes.
+awk -v json_out="$json_out" -v procs="$procs" -v name="$name" '
 function field(name,   r) {
 	if (!match($0, "\"" name "\": *[-+0-9.eE]+"))
 		return ""
@@ -120,7 +125,7 @@ END {
 		"", "B", "ns/op", "ns/op", "pk/glibc", "min-max", "Mop/s", "Mop/s"
 	print "|---------------|------:|-----------:|-----------:|---------:|--------------:|---------:|---------:|"
 	if (json_out != "")
-		printf "{\"bench\": \"bench_mem\", \"processes\": %d, \"unit\": \"ns/op\", \"results\": [\n", procs > json_out
+		printf "{\"bench\": \"%s\", \"processes\": %d, \"unit\": \"ns/op\", \"results\": [\n", name, procs > json_out
 	for (r = 1; r <= rows; r++) {
 		k = order[r]
 		m = n[k]
