@@ -104,16 +104,16 @@ void arena_unmap(void *p, size_t size);
  * of dereferenced.
  */
 #define ARENA_SPAN_ALIGN (2UL << 20)
-extern _Atomic(atomic_ulong *) arena_span_bits;
+#define ARENA_SPAN_WORDS ((1UL << 26) / 64)
+extern atomic_ulong arena_span_bits[ARENA_SPAN_WORDS];
 
 static inline bool arena_owns(const void *p)
 {
 	uintptr_t idx = (uintptr_t)p / ARENA_SPAN_ALIGN;
-	atomic_ulong *bits = atomic_load_explicit(&arena_span_bits, memory_order_acquire);
 
-	if (unlikely(!bits || idx >= (1UL << 26)))
+	if (unlikely(idx >= ARENA_SPAN_WORDS * 64))
 		return false;
-	return (atomic_load_explicit(&bits[idx / 64], memory_order_relaxed) >> (idx % 64)) & 1;
+	return (atomic_load_explicit(&arena_span_bits[idx / 64], memory_order_relaxed) >> (idx % 64)) & 1;
 }
 
 /* Total bytes the arena has mapped and not unmapped, process-wide. */

@@ -35,40 +35,24 @@ static int nodes_count = 1;
 static atomic_size_t bytes_mapped;
 
 /*
- * One bit per 2 MiB of the 47-bit user address space (8 MiB of address
- * space, reserved without backing: only the pages covering addresses we
- * actually use are ever touched). Set before a span is handed out, cleared
- * before it is unmapped; read with relaxed loads by arena_owns().
+ * One bit per 2 MiB of the 47-bit user address space: 8 MiB of zero-filled
+ * BSS, of which only the pages covering addresses we actually use are ever
+ * touched. Set before a span is handed out, cleared before it is unmapped;
+ * read with relaxed loads by arena_owns(). Static, so the fast paths need
+ * no pointer load and no "not yet set up" test.
  */
-#define SPAN_BITS_WORDS ((1UL << 26) / 64)
-_Atomic(atomic_ulong *) arena_span_bits;
-static pthread_once_t span_bits_once = PTHREAD_ONCE_INIT;
-
-static void span_bits_init(void)
-{
-	void *p = mmap(NULL, SPAN_BITS_WORDS * sizeof(atomic_ulong), PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-
-	if (p == MAP_FAILED) {
-		fprintf(stderr, "pktmem: cannot reserve the span bitmap\n");
-		abort();
-	}
-	atomic_store_explicit(&arena_span_bits, p, memory_order_release);
-}
+atomic_ulong arena_span_bits[ARENA_SPAN_WORDS];
 
 static void span_mark(void *base, bool on)
 {
 	uintptr_t idx = (uintptr_t)base / ARENA_SPAN_ALIGN;
-	atomic_ulong *bits;
 
-	pthread_once(&span_bits_once, span_bits_init);
-	bits = atomic_load_explicit(&arena_span_bits, memory_order_acquire);
-	if (idx >= (1UL << 26))
+	if (idx >= ARENA_SPAN_WORDS * 64)
 		return; /* beyond 47 bits: never reported as ours */
 	if (on)
-		atomic_fetch_or(&bits[idx / 64], 1UL << (idx % 64));
+		atomic_fetch_or(&arena_span_bits[idx / 64], 1UL << (idx % 64));
 	else
-		atomic_fetch_and(&bits[idx / 64], ~(1UL << (idx % 64)));
+		atomic_fetch_and(&arena_span_bits[idx / 64], ~(1UL << (idx % 64)));
 }
 
 /* Parse a sysfs node list such as "0-1,4" into a bit mask. */

@@ -69,6 +69,8 @@ struct kmem_cache {
 	unsigned long flags;
 	void (*ctor)(void *);
 	int nodes;
+	/* limit != 0, kept beside the other hot fields for the fast paths */
+	atomic_bool limited;
 
 	/* limit: exact in-use count, only maintained when limit != 0 */
 	atomic_size_t limit;
@@ -436,6 +438,7 @@ int kmem_cache_set_limit(struct kmem_cache *c, size_t max)
 		atomic_store(&c->in_use, (size_t)st.in_use);
 	}
 	atomic_store(&c->limit, max);
+	atomic_store(&c->limited, max != 0);
 	pthread_mutex_lock(&c->wait_lock);
 	pthread_cond_broadcast(&c->wait_cond); /* a raised limit may free waiters */
 	pthread_mutex_unlock(&c->wait_lock);
@@ -641,7 +644,7 @@ void *kmem_cache_alloc(struct kmem_cache *c, gfp_t gfp)
 	if (likely(e && e->n && !(gfp & __GFP_ZERO) &&
 		   (!(gfp & __GFP_DIRECT_RECLAIM) || atomic_depth == 0) &&
 		   atomic_load_explicit(&fault_active, memory_order_relaxed) == 0 &&
-		   atomic_load_explicit(&c->limit, memory_order_relaxed) == 0)) {
+		   !atomic_load_explicit(&c->limited, memory_order_relaxed))) {
 		void *obj = e->objs[--e->n];
 
 		ctr_add_owner(&e->allocs, 1);
@@ -728,9 +731,10 @@ static void free_slow(struct kmem_cache *c, void *obj)
 	ctr_add(&c->frees, 1);
 }
 
-void kmem_cache_free(struct kmem_cache *c, void *obj)
+/* Everything but the plain case: bad input, full magazine, other node, a limit. */
+static __attribute__((noinline)) void free_checked(struct kmem_cache *c, void *obj)
 {
-	if (unlikely(!obj))
+	if (!obj)
 		return;
 	if (unlikely(!c)) {
 		diag("kmem_cache_free", "NULL cache for object %p", obj);
@@ -741,15 +745,31 @@ void kmem_cache_free(struct kmem_cache *c, void *obj)
 
 	struct tcache_entry *e = entry_fast(c);
 
-	if (likely(e && e->n < MAG_CAP && span_of(obj)->node == e->node)) {
+	if (e && e->n < MAG_CAP && span_of(obj)->node == e->node) {
 		mem_poison(obj, c->stride);
 		e->objs[e->n++] = obj;
 		ctr_add_owner(&e->frees, 1);
 	} else {
 		free_slow(c, obj);
 	}
-	if (unlikely(atomic_load_explicit(&c->limit, memory_order_relaxed)))
+	if (atomic_load_explicit(&c->limit, memory_order_relaxed))
 		limit_release(c, 1);
+}
+
+void kmem_cache_free(struct kmem_cache *c, void *obj)
+{
+	struct tcache_entry *e;
+
+	/* The common case, kept free of calls so it needs no stack frame. */
+	if (likely(obj && c && obj_owned(c, obj) && (e = entry_fast(c)) != NULL && e->n < MAG_CAP &&
+		   span_of(obj)->node == e->node &&
+		   !atomic_load_explicit(&c->limited, memory_order_relaxed))) {
+		mem_poison(obj, c->stride);
+		e->objs[e->n++] = obj;
+		ctr_add_owner(&e->frees, 1);
+		return;
+	}
+	free_checked(c, obj);
 }
 
 /* ------------------------------------------------------------ bulk */
