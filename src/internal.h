@@ -29,8 +29,14 @@ void diag(const char *func, const char *fmt, ...) __attribute__((format(printf, 
 
 /* ------------------------------------------------------------ fault points */
 
-/* Non-zero while the injector is armed or counting (see fault.c). */
-extern atomic_int fault_active;
+/*
+ * The one word the fast paths read to know whether anything needs the slow
+ * path: the fault injector armed or counting (SLOW_FAULT), debug mode on
+ * (SLOW_DEBUG). Zero in normal operation.
+ */
+#define SLOW_FAULT 0x1
+#define SLOW_DEBUG 0x2
+extern atomic_int slow_paths;
 bool fault_point_slow(void);
 
 /*
@@ -39,10 +45,25 @@ bool fault_point_slow(void);
  */
 static inline bool fault_point(void)
 {
-	if (likely(atomic_load_explicit(&fault_active, memory_order_relaxed) == 0))
+	if (likely(!(atomic_load_explicit(&slow_paths, memory_order_relaxed) & SLOW_FAULT)))
 		return false;
 	return fault_point_slow();
 }
+
+/* ------------------------------------------------------------ debug mode */
+
+static inline bool debug_on(void)
+{
+	return atomic_load_explicit(&slow_paths, memory_order_relaxed) & SLOW_DEBUG;
+}
+
+struct kmem_cache;
+/* Debug-mode hooks (debug.c): an object handed out / given back (from @func). */
+void debug_on_alloc(struct kmem_cache *c, void *obj, size_t size, bool has_ctor);
+/* False when the free must not happen (a double free: diagnosed). */
+bool debug_on_free(struct kmem_cache *c, void *obj, size_t size, bool has_ctor, const char *func);
+/* The cache is going away: forget its objects. */
+void debug_forget_cache(struct kmem_cache *c);
 
 /* ------------------------------------------------------------ atomic context */
 

@@ -112,6 +112,52 @@ PKTMEM_API pktmem_diag_handler_t pktmem_set_diag_handler(pktmem_diag_handler_t f
 /* Number of diagnostics raised so far in this process. */
 PKTMEM_API unsigned long pktmem_diag_count(void);
 
+/* ------------------------------------------------------------ debug mode */
+
+/*
+ * Debug mode, off by default and costing nothing then (the fast paths read
+ * one word they read anyway). Switched on by the environment variable
+ * PKTMEM_DEBUG=1 at start-up, or by pktmem_debug_set() at any time. While on,
+ * every cache allocation and free goes through a checking path:
+ *  - freed objects of caches without a constructor are filled with 0x6b and
+ *    checked when handed out again: a write after free is diagnosed with
+ *    the offset, the value and where the object was freed;
+ *  - a double free is diagnosed with both sites (the first free's and this
+ *    one's backtraces) and refused; a foreign pointer is diagnosed as always;
+ *  - every object has a record: its cache, state, owner thread and the
+ *    backtraces of its allocation and last free, which a debugger can print
+ *    with `call pktmem_debug_print(ptr)`;
+ *  - pktmem_debug_report_leaks() lists the objects still live, grouped by
+ *    allocation site with a backtrace; with PKTMEM_DEBUG=1 it runs at exit.
+ * Objects allocated before debug mode was switched on have no record and
+ * are not checked. Thread-safe; much slower than normal mode.
+ */
+#define PKTMEM_DEBUG_LIVE 1
+#define PKTMEM_DEBUG_FREE 2
+#define PKTMEM_DEBUG_DEPTH 8
+
+struct pktmem_debug_object {
+	const void *obj;
+	char cache[48];
+	size_t size;
+	int state;                             /* PKTMEM_DEBUG_LIVE or _FREE */
+	int alloc_tid, free_tid;               /* owner thread, last freeing thread */
+	void *alloc_site[PKTMEM_DEBUG_DEPTH];  /* return addresses, innermost first */
+	void *free_site[PKTMEM_DEBUG_DEPTH];
+};
+
+PKTMEM_API void pktmem_debug_set(bool on);
+PKTMEM_API bool pktmem_debug_enabled(void);
+
+/* Copy the record of @obj to @out. 0, or -ENOENT (no record) / -EINVAL. */
+PKTMEM_API int pktmem_debug_lookup(const void *obj, struct pktmem_debug_object *out);
+
+/* Print the record of @obj (with symbolized backtraces) to stderr. */
+PKTMEM_API void pktmem_debug_print(const void *obj);
+
+/* Print live objects grouped by allocation site to @out; returns how many are live. */
+PKTMEM_API size_t pktmem_debug_report_leaks(FILE *out);
+
 /* --------------------------------------------------------- fault injection */
 
 /*

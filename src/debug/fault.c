@@ -10,11 +10,11 @@
 #include "internal.h"
 
 /*
- * fault_active is the one word the fast paths read. The rest of the state is
+ * slow_paths (SLOW_FAULT) is the one word the fast paths read. The rest of the state is
  * guarded by fault_lock: the slow path runs only while a test injects faults,
  * and serialising it makes "the n-th allocation" well defined across threads.
  */
-atomic_int fault_active;
+atomic_int slow_paths;
 
 static pthread_mutex_t fault_lock = PTHREAD_MUTEX_INITIALIZER;
 static enum pktmem_fault_mode fault_mode;
@@ -80,7 +80,7 @@ int pktmem_fault_set(enum pktmem_fault_mode mode, unsigned long n, unsigned long
 	fault_n = n;
 	fault_seen = 0;
 	fault_rng = seed * 0x9E3779B97F4A7C15ULL + 1; /* never zero */
-	atomic_store(&fault_active, 1);
+	atomic_fetch_or(&slow_paths, SLOW_FAULT);
 	pthread_mutex_unlock(&fault_lock);
 	return 0;
 }
@@ -89,7 +89,7 @@ void pktmem_fault_off(void)
 {
 	pthread_mutex_lock(&fault_lock);
 	fault_mode = PKTMEM_FAULT_OFF;
-	atomic_store(&fault_active, 0);
+	atomic_fetch_and(&slow_paths, ~SLOW_FAULT);
 	pthread_mutex_unlock(&fault_lock);
 }
 
@@ -107,7 +107,7 @@ void pktmem_fault_count_reset(void)
 	pthread_mutex_lock(&fault_lock);
 	fault_mode = PKTMEM_FAULT_OFF;
 	fault_seen = 0;
-	atomic_store(&fault_active, 1);
+	atomic_fetch_or(&slow_paths, SLOW_FAULT);
 	pthread_mutex_unlock(&fault_lock);
 }
 

@@ -562,6 +562,8 @@ static inline struct tcache_entry *entry_fast(struct kmem_cache *c)
 static inline void *obj_ready(struct kmem_cache *c, void *obj, gfp_t gfp)
 {
 	mem_unpoison(obj, c->size);
+	if (unlikely(debug_on()))
+		debug_on_alloc(c, obj, c->size, c->ctor != NULL);
 	if (gfp & __GFP_ZERO)
 		memset(obj, 0, c->size);
 	return obj;
@@ -643,7 +645,7 @@ void *kmem_cache_alloc(struct kmem_cache *c, gfp_t gfp)
 
 	if (likely(e && e->n && !(gfp & __GFP_ZERO) &&
 		   (!(gfp & __GFP_DIRECT_RECLAIM) || atomic_depth == 0) &&
-		   atomic_load_explicit(&fault_active, memory_order_relaxed) == 0 &&
+		   atomic_load_explicit(&slow_paths, memory_order_relaxed) == 0 &&
 		   !atomic_load_explicit(&c->limited, memory_order_relaxed))) {
 		void *obj = e->objs[--e->n];
 
@@ -742,6 +744,8 @@ static __attribute__((noinline)) void free_checked(struct kmem_cache *c, void *o
 	}
 	if (unlikely(!obj_check(c, obj, "kmem_cache_free")))
 		return;
+	if (debug_on() && !debug_on_free(c, obj, c->size, c->ctor != NULL, "kmem_cache_free"))
+		return;
 
 	struct tcache_entry *e = entry_fast(c);
 
@@ -763,7 +767,8 @@ void kmem_cache_free(struct kmem_cache *c, void *obj)
 	/* The common case, kept free of calls so it needs no stack frame. */
 	if (likely(obj && c && obj_owned(c, obj) && (e = entry_fast(c)) != NULL && e->n < MAG_CAP &&
 		   span_of(obj)->node == e->node &&
-		   !atomic_load_explicit(&c->limited, memory_order_relaxed))) {
+		   !atomic_load_explicit(&c->limited, memory_order_relaxed) &&
+		   atomic_load_explicit(&slow_paths, memory_order_relaxed) == 0)) {
 		mem_poison(obj, c->stride);
 		e->objs[e->n++] = obj;
 		ctr_add_owner(&e->frees, 1);
@@ -849,6 +854,8 @@ void kmem_cache_free_bulk(struct kmem_cache *c, size_t nr, void **p)
 		void *obj = p[i];
 
 		if (!obj || !obj_check(c, obj, "kmem_cache_free_bulk"))
+			continue;
+		if (debug_on() && !debug_on_free(c, obj, c->size, c->ctor != NULL, "kmem_cache_free_bulk"))
 			continue;
 		if (likely(e && e->n < MAG_CAP && span_of(obj)->node == e->node)) {
 			mem_poison(obj, c->stride);
@@ -994,6 +1001,7 @@ void kmem_cache_destroy(struct kmem_cache *c)
 	cache_ids[c->id] = NULL;
 	pthread_mutex_unlock(&threads_lock);
 	stats_unregister(&c->stats);
+	debug_forget_cache(c);
 
 	for (int i = 0; i < c->nodes; i++) {
 		struct depot *d = &c->depot[i];
