@@ -2,7 +2,7 @@
  * <pktmem/ext.h> — the storage layer: shared, reference-counted data areas.
  *
  * Every buffer that can be shared between packets is one of these: an mbuf
- * cluster, MEXTMALLOC and MEXTADD storage, (later) sk_buff heads and page
+ * cluster, MEXTMALLOC and MEXTADD storage, sk_buff heads, pages and page
  * fragments. Whoever holds a reference may read the bytes; only a sole
  * holder of storage that is not read-only may write them. mbufs and
  * sk_buffs ask the same question, pktmem_ext_writable(), which is what lets

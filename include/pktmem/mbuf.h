@@ -181,9 +181,11 @@ PKTMEM_API void m_extmalloc(struct mbuf *m, int len, int how);
  * the storage goes: with the mbuf being freed (or NULL when the last
  * holder is not an mbuf, for example an sk_buff after a conversion), @buf,
  * @size and @arg. It releases the buffer only: the library always frees
- * the mbuf itself. @type is kept for the caller (0 is fine). If the
- * small storage header cannot be allocated (M_DONTWAIT under memory
- * pressure), M_EXT stays clear and the buffer remains the caller's.
+ * the mbuf itself. A NULL @free means the usual one: free(3), for a
+ * malloc'd buffer. @type is kept for the caller (0 is fine). The small
+ * storage header is allocated without sleeping (the macro has no wait
+ * flag, and may be used in atomic context); if it cannot be had, M_EXT
+ * stays clear and the buffer remains the caller's.
  */
 PKTMEM_API void m_extadd(struct mbuf *m, void *buf, int size, int type,
 			 void (*free)(struct mbuf *, void *, size_t, void *), void *arg);
@@ -200,9 +202,10 @@ PKTMEM_API void m_freem(struct mbuf *m);
  * m_copy_pkthdr() - copy @from's packet header to @to (M_COPY_PKTHDR):
  * @to gets M_PKTHDR and the copyable flags, m_data at its MHLEN area, the
  * header fields and a copy of every tag. @from must have M_PKTHDR and @to
- * must be empty (no M_EXT, no M_PKTHDR). Tags that cannot be copied (no
- * memory; the macro has no wait flag) are left out, and
- * m_copy_pkthdr() returns -ENOMEM; otherwise 0.
+ * must be empty (no M_EXT, no M_PKTHDR): otherwise a diagnostic, and
+ * -EINVAL with nothing changed. If the tags cannot be copied (no memory;
+ * the macro has no wait flag, so it never sleeps), the header is copied
+ * with no tag at all and m_copy_pkthdr() returns -ENOMEM; otherwise 0.
  */
 PKTMEM_API int m_copy_pkthdr(struct mbuf *to, struct mbuf *from);
 
@@ -252,7 +255,8 @@ PKTMEM_API void m_copyback(struct mbuf *m0, int off, int len, void *cp);
  * m_copyback_cow() - as m_copyback() on chains with shared or read-only
  * storage: those parts are replaced by new mbufs first, the other holders'
  * bytes unchanged. No extension. Returns the (possibly new) head; on failure
- * NULL with @m0 freed, as NetBSD does.
+ * NULL with @m0 freed, as NetBSD does. A call refused by a diagnostic (bad
+ * range, an attempt to extend) returns NULL and leaves @m0 to the caller.
  */
 PKTMEM_API struct mbuf *m_copyback_cow(struct mbuf *m0, int off, int len, void *cp, int how);
 

@@ -188,8 +188,10 @@ PKTMEM_API void pktmem_fault_off(void);
 /*
  * Allocation points passed since the last pktmem_fault_set() or
  * pktmem_fault_count_reset() — counted only while the injector is armed or
- * counting was asked for with pktmem_fault_count_reset(). Lets a test count
- * the allocations of an operation, then fail each in turn.
+ * counting was asked for with pktmem_fault_count_reset(), which also
+ * disarms an armed injector (it counts without failing until
+ * pktmem_fault_off() or pktmem_fault_set()). Lets a test count the
+ * allocations of an operation, then fail each in turn.
  */
 PKTMEM_API unsigned long pktmem_fault_count(void);
 PKTMEM_API void pktmem_fault_count_reset(void);

@@ -459,7 +459,9 @@ PKTMEM_API void skb_add_rx_frag(struct sk_buff *skb, int i, struct page *page, i
 
 /*
  * skb_copy_bits() - copy @len bytes at @offset of the packet (head, frags,
- * frag_list) to @to. 0, or -EFAULT when the range is outside the packet.
+ * frag_list) to @to. A negative @offset reaches back into the headroom (as
+ * skb_copy() uses it). 0, or -EFAULT when the range is outside the headroom
+ * plus the packet.
  */
 PKTMEM_API int skb_copy_bits(const struct sk_buff *skb, int offset, void *to, int len);
 

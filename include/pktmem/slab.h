@@ -48,9 +48,9 @@ PKTMEM_API struct kmem_cache *kmem_cache_create(const char *name, unsigned int s
 
 /*
  * kmem_cache_destroy() - free a cache and all its memory.
- * Objects still allocated are reported through the diagnostic handler (as
- * Linux reports "objects remaining") and their memory is released anyway
- * only if the handler returns. NULL is a no-op.
+ * A cache with objects still allocated is reported through the diagnostic
+ * handler (as Linux reports "objects remaining") and kept, so that those
+ * objects stay valid. NULL is a no-op.
  */
 PKTMEM_API void kmem_cache_destroy(struct kmem_cache *c);
 
@@ -126,8 +126,9 @@ PKTMEM_API int kmem_cache_shrink(struct kmem_cache *c);
 /*
  * kmalloc() - allocate @size bytes from size-class caches (or a direct
  * mapping above 256 KiB). Aligned to at least 16 bytes, and to a page for
- * sizes of a page and more. Returns NULL with errno ENOMEM (EINVAL for a
- * zero size, as in that case Linux gives no usable memory either).
+ * sizes of a page and more. Returns NULL with errno ENOMEM. A zero size
+ * gives Linux's ZERO_SIZE_PTR ((void *)16): not NULL, no usable byte, and
+ * accepted by kfree().
  */
 PKTMEM_API void *kmalloc(size_t size, gfp_t gfp);
 

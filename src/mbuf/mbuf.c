@@ -169,9 +169,10 @@ void m_extadd(struct mbuf *m, void *buf, int size, int type, void (*free_fn)(str
 		diag("MEXTADD", "buffer %p, size %d for mbuf %p", buf, size, (void *)m);
 		return;
 	}
-	/* No wait flag: the header cache has no limit, so this only fails
-	 * when memory is truly gone (or a fault is injected). */
-	struct pktmem_ext *e = pktmem_ext_attach(buf, (size_t)size, mextadd_release, arg, GFP_KERNEL);
+	/* No wait flag, and it may be used in atomic context: never sleep. The
+	 * header cache has no limit, so this only fails when memory is truly
+	 * gone (or a fault is injected). */
+	struct pktmem_ext *e = pktmem_ext_attach(buf, (size_t)size, mextadd_release, arg, GFP_ATOMIC);
 
 	if (!e)
 		return;

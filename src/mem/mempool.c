@@ -698,7 +698,7 @@ void mempool_kfree(void *element, void *pool_data)
 	kfree(element);
 }
 
-/* A zero size is refused: kmalloc(0) never gives an element, so the pool could never serve. */
+/* A zero size is refused: kmalloc(0) gives no usable byte (ZERO_SIZE_PTR), so the pool could serve nothing. */
 mempool_t *mempool_create_kmalloc_pool(int min_nr, size_t size)
 {
 	if (size == 0) {
