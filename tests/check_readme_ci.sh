@@ -29,7 +29,10 @@ if [ ${#cmds[@]} -ne 2 ]; then
 	exit 1
 fi
 demo=${cmds[0]} suite=${cmds[1]}
-[[ $demo == *"--target demo"* && $demo == *"/demo"* ]] || err "first command does not build and run the demo: $demo"
+# The demo is an example program: --target NAME builds it, ./build/NAME runs it.
+target=$(sed -n 's/.*--target \([A-Za-z0-9_-]*\).*/\1/p' <<<"$demo")
+[ -n "$target" ] && [ -f "$root/examples/$target.c" ] && [[ $demo == *"/$target"* ]] ||
+	err "first command does not build and run an example from examples/: $demo"
 [[ $suite == *ctest* ]] || err "second command does not run ctest: $suite"
 
 # .ci/run must contain the suite command as a line of its own.
