@@ -160,13 +160,31 @@ size_t arena_bytes_mapped(void);
 
 #ifdef PKTMEM_ASAN
 #include <sanitizer/asan_interface.h>
+#define asan_poison(p, n)   ASAN_POISON_MEMORY_REGION((p), (n))
+#define asan_unpoison(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define asan_poison(p, n)   ((void)(p), (void)(n))
+#define asan_unpoison(p, n) ((void)(p), (void)(n))
+#endif
+
+/*
+ * With -DPKTMEM_VALGRIND=ON the same places tell memcheck, through its
+ * client requests: a free object is no-access, a handed-out one defined
+ * (it may hold constructed state). Off by default: the requests cost a few
+ * instructions each even when not running under valgrind.
+ */
+#ifdef PKTMEM_VALGRIND
+#include <valgrind/memcheck.h>
+#define vg_noaccess(p, n) ((void)VALGRIND_MAKE_MEM_NOACCESS((p), (n)))
+#define vg_defined(p, n)  ((void)VALGRIND_MAKE_MEM_DEFINED((p), (n)))
+#else
+#define vg_noaccess(p, n) ((void)(p), (void)(n))
+#define vg_defined(p, n)  ((void)(p), (void)(n))
+#endif
+
 /* Free objects resting in our caches are poisoned, so a use after free is
  * reported although the memory never went back to the system. */
-#define mem_poison(p, n)   ASAN_POISON_MEMORY_REGION((p), (n))
-#define mem_unpoison(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
-#else
-#define mem_poison(p, n)   ((void)(p), (void)(n))
-#define mem_unpoison(p, n) ((void)(p), (void)(n))
-#endif
+#define mem_poison(p, n)   do { asan_poison((p), (n)); vg_noaccess((p), (n)); } while (0)
+#define mem_unpoison(p, n) do { asan_unpoison((p), (n)); vg_defined((p), (n)); } while (0)
 
 #endif /* PKTMEM_INTERNAL_H */

@@ -22,6 +22,17 @@
 #endif
 #endif
 
+/* Under valgrind (memcheck), freed cached objects are no-access too. */
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define TEST_UNDER_VALGRIND() (RUNNING_ON_VALGRIND != 0)
+#endif
+#endif
+#ifndef TEST_UNDER_VALGRIND
+#define TEST_UNDER_VALGRIND() 0
+#endif
+
 static int check_failed_now;
 static int tests_passed, tests_failed;
 

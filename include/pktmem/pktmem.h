@@ -92,6 +92,126 @@ PKTMEM_API int pktmem_stats_walk(pktmem_stats_fn fn, void *arg);
 /* Print every cache and pool in the style of `netstat -m`. */
 PKTMEM_API void pktmem_stats_print(FILE *out);
 
+/*
+ * The statistics as JSON: one object, the same in every output below.
+ *
+ *   {"format": "pktmem-stats", "format_version": 1,
+ *    "library_version": "0.1.0", "pid": 4242,
+ *    "timestamp": "2024-05-01T12:00:00.123Z", "timestamp_ms": 1714564800123,
+ *    "caches": [ {"name": "mbuf", "kind": "cache", "obj_size": 256,
+ *                 "in_use": 0, "total": 0, "peak": 0, "allocs": 0, "frees": 0,
+ *                 "denied": 0, "waited": 0, "limit": 0, "reserve": 0,
+ *                 "reserve_max": 0, "bytes_mapped": 0}, ... ],
+ *    "pools":  [ {... the same fields, "kind": "pool" ...}, ... ],
+ *    "totals": {"caches": 12, "pools": 1, "unused_caches": 9,
+ *               "denied_by_pools": 0, "denied_by_caches": 0,
+ *               "delayed_by_pools": 0, "delayed_by_caches": 0,
+ *               "bytes_mapped": 2097152, "bytes_mapped_by_caches": 2097152}}
+ *
+ * Every field of struct pktmem_stats appears under its own name ("waited"
+ * is the "delayed" of the text), each cache and pool in creation order,
+ * unused caches included (the text leaves them out). Counts are unsigned
+ * decimal integers. "timestamp" is UTC with milliseconds; "timestamp_ms"
+ * the same instant in milliseconds since the Unix epoch. "bytes_mapped" in
+ * the totals is everything the library holds from the system (the text's
+ * "K bytes mapped"), which includes what no cache owns. Names are escaped
+ * for JSON; bytes that are not UTF-8 become U+FFFD. New fields may be
+ * added in later versions of the same "format_version"; a field's meaning
+ * never changes without a new "format_version".
+ *
+ * The snapshot is taken with pktmem_stats_walk() (each entry consistent in
+ * itself, the set not atomic) and written out after the registry's lock is
+ * released, so a slow @out never holds up kmem_cache_create().
+ */
+
+/*
+ * pktmem_stats_json() - write the statistics to @out (NULL: stdout) as one
+ * JSON object followed by a newline.
+ * Returns 0, -ENOMEM (no memory for the snapshot; nothing written) or -EIO
+ * (@out reported a write error).
+ */
+PKTMEM_API int pktmem_stats_json(FILE *out);
+
+/*
+ * pktmem_stats_json_buf() - the same text, without the newline, into @buf
+ * of @size bytes, as snprintf() does: at most @size - 1 bytes and a NUL
+ * (when @size > 0; @buf may be NULL when @size is 0).
+ * Returns the length of the whole text, so the text was cut (and is not
+ * valid JSON) when the result is >= @size; or -EINVAL (@buf NULL with
+ * @size > 0), -ENOMEM (no memory for the snapshot), -EOVERFLOW (longer than
+ * INT_MAX).
+ */
+PKTMEM_API int pktmem_stats_json_buf(char *buf, size_t size);
+
+/*
+ * Looking at a process from outside. Two environment variables are read
+ * once, when the library is loaded; unset, they cost nothing.
+ *
+ *  PKTMEM_STATS=text|json  print the statistics when the process exits
+ *                          through exit() or a return from main() (not
+ *                          _exit(), not a crash), after the program's own
+ *                          atexit() handlers. Forked children that exit()
+ *                          print theirs too.
+ *  PKTMEM_STATS_FILE=path  where to print them (default: stderr). The file
+ *                          is created or truncated at exit; "%p" in @path
+ *                          becomes the process id, so that a parent and its
+ *                          children do not overwrite each other.
+ *  PKTMEM_STATS_SHM=name   pktmem_stats_publish(name, interval) at load, with
+ *  PKTMEM_STATS_SHM_INTERVAL=ms  (default 1000).
+ * An unknown value or a failure is reported on stderr as "pktmem: ..." and
+ * otherwise ignored: the program runs on.
+ */
+
+/*
+ * pktmem_stats_publish() - publish the statistics in the shared-memory
+ * segment /dev/shm/pktmem.@name (shm_open name "/pktmem.@name", mode 0600:
+ * readable by the same user), rewritten every @interval_ms milliseconds
+ * (0: 1000) by a background thread, until pktmem_stats_unpublish() or exit()
+ * (an atexit handler unpublishes). The first snapshot is in place when the
+ * call returns. `pktmem-top name` displays it; pktmem_stats_fetch() reads it.
+ *
+ * @name: 1 to 64 characters from [A-Za-z0-9._-].
+ *
+ * Each snapshot is the JSON of pktmem_stats_json(), written under a sequence
+ * counter, so a reader never takes a torn one. One segment per process.
+ * A segment of the same name left by a process that is gone is taken over.
+ *
+ * Thread-safety: the publisher thread only reads the statistics, through
+ * pktmem_stats_walk(), as any thread may; it blocks every signal and names
+ * itself "pktmem-stats". Publish and unpublish may be called from any
+ * thread, but not from a pktmem_stats_walk() callback (unpublishing waits
+ * for the thread, which may be waiting for that walk). The thread does not
+ * survive fork(): a child that wants its own segment publishes under
+ * another name.
+ *
+ * Returns 0; -EINVAL (bad @name, @interval_ms over one hour), -EBUSY (this
+ * process already publishes), -EEXIST (a live process, or something not
+ * ours, holds that name), -ENOMEM, or the error of shm_open(), ftruncate(),
+ * mmap() or pthread_create().
+ */
+PKTMEM_API int pktmem_stats_publish(const char *name, unsigned interval_ms);
+
+/*
+ * pktmem_stats_unpublish() - stop the publisher thread (waits for it) and
+ * remove the segment. Returns 0, or -ENOENT when nothing was published by
+ * this process.
+ */
+PKTMEM_API int pktmem_stats_unpublish(void);
+
+/*
+ * pktmem_stats_fetch() - read the latest snapshot published under @name, by
+ * any process, into *@json: a NUL-terminated malloc'd string the caller
+ * releases with free(). Waits up to about a second while a snapshot is
+ * being written. The snapshot's "pid" names the publisher, which may have
+ * died since (see kill(pid, 0)).
+ * Returns the length of the JSON text; -EINVAL (bad @name or @json NULL),
+ * -ENOENT (no such segment), -EPROTO (a segment that is not a pktmem
+ * statistics segment of this layout), -EAGAIN (no complete snapshot within
+ * the wait), -EMSGSIZE (the snapshot did not fit in the segment), -ENOMEM,
+ * or the error of shm_open() or mmap() (-EACCES: another user's).
+ */
+PKTMEM_API int pktmem_stats_fetch(const char *name, char **json);
+
 /* ------------------------------------------------------------ diagnostics */
 
 /*
