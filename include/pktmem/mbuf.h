@@ -10,9 +10,10 @@
  * reference counted, so m_copym() and m_copypacket() share it without
  * copying a byte, and read-only while shared.
  *
- * Wait flags: M_WAIT never fails (at a cache limit it sleeps until a free
- * makes room); M_DONTWAIT never sleeps and returns NULL instead, counted as
- * denied in the statistics.
+ * Wait flags: M_WAIT does not fail for want of room (at a cache limit it
+ * sleeps until a free makes room); only memory the system itself refuses,
+ * or an injected fault, makes it return NULL. M_DONTWAIT never sleeps and
+ * returns NULL instead, counted as denied in the statistics.
  *
  * Programmer errors that the manual page makes the caller's duty (offsets
  * or lengths past the chain, negative lengths, a missing packet header where
@@ -152,7 +153,8 @@ PKTMEM_API extern int max_protohdr;
 
 /*
  * m_get() - a new mbuf of @type with internal data, m_len 0.
- * M_WAIT never fails; M_DONTWAIT returns NULL when none is to be had.
+ * M_WAIT waits at a limit (NULL only when the system refuses memory or a
+ * fault is injected); M_DONTWAIT returns NULL when none is to be had now.
  */
 PKTMEM_API struct mbuf *m_get(int nowait, int type);
 
