@@ -431,9 +431,12 @@ PKTMEM_API struct request_queue *blk_queue_open(const char *path, int open_flags
  * routines submit are waited for too, so they must stop resubmitting.
  * Nothing is cancelled and nothing hangs: a request whose descriptor went
  * bad completes with an error. The caller must not submit from other
- * threads once it calls this, nor use @q after. Calling it from one of the
- * queue's completion routines goes to the diagnostic handler (it would
- * wait for itself). NULL is a no-op.
+ * threads once it calls this, nor use @q after. Requests made by
+ * blk_make_request() but never executed must be put (blk_put_request())
+ * first: a bounced one holds a bio of the queue's own bounce set, and the
+ * close reports it. Calling it from one of the queue's completion routines
+ * goes to the diagnostic handler (it would wait for itself). NULL is a
+ * no-op.
  */
 PKTMEM_API void blk_queue_close(struct request_queue *q);
 
@@ -478,8 +481,10 @@ static inline unsigned int queue_dma_alignment(const struct request_queue *q)
  * I/O (they do not synchronise with requests in flight).
  *
  * blk_queue_logical_block_size(): a power of two from 512 to PAGE_SIZE, at
- *   least what O_DIRECT needs of the file, and above the dma alignment mask.
- * blk_queue_max_hw_sectors(): 1 logical block's worth of sectors or more.
+ *   least what O_DIRECT needs of the file, above the dma alignment mask,
+ *   and no larger than max_hw_sectors allows.
+ * blk_queue_max_hw_sectors(): 1 logical block's worth of sectors or more,
+ *   at most 65536 (32 MiB, so that a bounce copy fits its vectors).
  * blk_queue_max_segments(): 1 to BIO_MAX_VECS * 4 (1024, IOV_MAX).
  * blk_queue_dma_alignment(): a mask (2^n - 1) below the logical block size,
  *   at least what O_DIRECT needs of memory.
@@ -633,11 +638,15 @@ PKTMEM_API void blk_put_request(struct request *rq);
  * A partial allocation is never an error.
  *
  * @sector and @len must be multiples of the logical block size and @len
- * above 0 (else -EINVAL). @gfp must allow waiting (GFP_KERNEL, GFP_NOIO:
- * else -EINVAL, since nothing would guarantee progress). Returns 0, or the
- * -errno of the first bio that failed (the others are still performed);
- * -ENOMEM only when a first allocation failed (injected faults). Not from
- * a completion routine of @q (diagnostic, -EDEADLK). Any other thread.
+ * above 0, and @bs must have been set up with BIOSET_NEED_BVECS (else
+ * -EINVAL). @gfp must allow waiting (GFP_KERNEL, GFP_NOIO: else -EINVAL,
+ * since nothing would guarantee progress); in atomic context the first
+ * allocation is refused (diagnostic) and -ENOMEM returned. Returns 0, or
+ * the -errno of the first bio that failed with an I/O error (the other
+ * chains are still performed); -ENOMEM when a first allocation failed
+ * (injected faults), and the -errno of blk_make_request() if it refused a
+ * chain, in both cases with no further chain submitted. Not from a
+ * completion routine of @q (diagnostic, -EDEADLK). Any other thread.
  */
 PKTMEM_API int blkdev_issue_rw(struct request_queue *q, enum req_op op, sector_t sector, void *buf,
 			       size_t len, gfp_t gfp, struct bio_set *bs);

@@ -582,8 +582,9 @@ PKTMEM_API void skb_queue_purge(struct sk_buff_head *list);
  * of its own to share. The chain is left as it was; afterwards both sides
  * treat the shared storage as cloned (copy-on-write), and whichever side
  * lets go last frees it. @headroom bytes of headroom are left in front.
- * NULL on failure (errno ENOMEM; EMSGSIZE when the chain has more external
- * segments than MAX_SKB_FRAGS), with nothing kept.
+ * Every mbuf with data from the first external one on becomes a fragment.
+ * NULL on failure (errno ENOMEM; EMSGSIZE when that makes more than
+ * MAX_SKB_FRAGS fragments), with nothing kept.
  */
 PKTMEM_API struct sk_buff *skb_from_mbuf(struct mbuf *m, unsigned int headroom, gfp_t gfp_mask);
 

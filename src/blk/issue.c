@@ -134,7 +134,8 @@ int blkdev_issue_rw(struct request_queue *q, enum req_op op, sector_t sector, vo
 	unsigned int lbs, rq_max, seg_max;
 	size_t pos = 0;
 
-	if (!q || !bs || !buf || (op != REQ_OP_READ && op != REQ_OP_WRITE))
+	/* The bios carry vectors: a set without BIOSET_NEED_BVECS cannot serve them. */
+	if (!q || !bs || !buf || (op != REQ_OP_READ && op != REQ_OP_WRITE) || !(bs->flags & BIOSET_NEED_BVECS))
 		return -EINVAL;
 	if (blk_completing_queue == q) {
 		diag("blkdev_issue_rw", "called from a completion routine of queue %p: it would wait for itself",

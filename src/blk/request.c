@@ -120,6 +120,7 @@ static void bounce_end_io(struct bio *bounce)
 	else if (status != BLK_STS_OK)
 		__atomic_store_n(&orig->bi_status, status, __ATOMIC_RELAXED);
 	bounce_free(bounce);
+	orig->bi_next = NULL; /* as for bios that were not bounced */
 	bio_endio(orig);
 }
 
@@ -332,7 +333,15 @@ struct request *blk_make_request(struct request_queue *q, struct bio *bio, gfp_t
 		iov = (struct iovec *)(ri->io + sh.nr_bio);
 	}
 
-	/* Bounce what needs it, linking each copy in place of its original. */
+	/*
+	 * Bounce what needs it, linking each copy in place of its original.
+	 * Only the first copy may wait: the later ones would wait on a pool
+	 * that only our own copies, not yet submitted, could refill (the
+	 * deadlock blk_make_request(9) warns of). If one of them cannot be
+	 * had at once, the whole call fails and the chain is restored.
+	 */
+	gfp_t bounce_gfp = gfp_mask;
+
 	head = bio;
 	prev = NULL;
 	for (struct bio *b = bio, *next; b; b = next) {
@@ -342,7 +351,8 @@ struct request *blk_make_request(struct request_queue *q, struct bio *bio, gfp_t
 
 		next = b->bi_next;
 		if (sh.bounce_bio && bio_misaligned(q, b, &vec, &addr, &len)) {
-			cur = blk_queue_bounce(q, b, gfp_mask);
+			cur = blk_queue_bounce(q, b, bounce_gfp);
+			bounce_gfp &= ~__GFP_DIRECT_RECLAIM;
 			if (!cur) {
 				chain_unbounce(head);
 				kfree(ri->table);
