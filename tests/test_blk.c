@@ -1256,6 +1256,43 @@ static void test_issue_rw(void)
 	CHECK_EQ(blk_in_use(), before);
 }
 
+/* The inline helpers: sectors, direction, ending a bio with an error, limits. */
+static void test_inline_helpers(void)
+{
+	uint64_t before = blk_in_use();
+	struct tracker t = { 0, 0 };
+	struct page *pg = alloc_page(GFP_KERNEL);
+	struct bio *bio = bio_alloc_bioset(1, REQ_OP_WRITE, GFP_KERNEL, &bs);
+
+	CHECK(op_is_write(REQ_OP_WRITE));
+	CHECK(!op_is_write(REQ_OP_READ));
+	bio->bi_iter.bi_sector = 8;
+	CHECK_EQ(bio_add_page(bio, pg, PAGE_SIZE, 0), PAGE_SIZE);
+	CHECK_EQ(bio_sectors(bio), PAGE_SIZE >> 9);
+	CHECK_EQ(bio_end_sector(bio), 8 + (PAGE_SIZE >> 9));
+	bio->bi_private = &t;
+	bio->bi_end_io = track_end_io;
+	bio_io_error(bio);
+	CHECK_EQ(atomic_load(&t.calls), 1);
+	CHECK_EQ(atomic_load(&t.status), BLK_STS_IOERR);
+	bio_put(bio);
+	put_page(pg);
+
+	int fd = tmp_file();
+	struct request_queue *q = blk_queue_open_fd(fd, 0);
+
+	CHECK(q != NULL);
+	if (q) {
+		const struct queue_limits *lim = blk_queue_limits(q);
+
+		CHECK_EQ(queue_max_sectors(q), lim->max_hw_sectors);
+		CHECK_EQ(queue_max_hw_sectors(q), lim->max_hw_sectors);
+		blk_queue_close(q);
+	}
+	tmp_remove(fd);
+	CHECK_EQ(blk_in_use(), before);
+}
+
 int main(void)
 {
 	struct pktmem_stats st;
@@ -1282,6 +1319,7 @@ int main(void)
 	TEST(test_io_errors);
 	TEST(test_alloc_failures);
 	TEST(test_issue_rw);
+	TEST(test_inline_helpers);
 
 	mempool_stats(&bs.bio_pool, &st);
 	if (st.in_use != 0) {

@@ -141,6 +141,7 @@ static void test_clusters(void)
 	m->m_data += 100;
 	m->m_len = 200;
 	CHECK_EQ(M_LEADINGSPACE(m), 100);
+	CHECK_EQ(m_leadingspace(m), 100); /* the function behind the macro */
 	CHECK_EQ(M_TRAILINGSPACE(m), MCLBYTES - 300);
 	pktmem_ext_get(m->m_ext.ext_storage);
 	CHECK_EQ(M_LEADINGSPACE(m), 0);

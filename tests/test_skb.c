@@ -1975,6 +1975,33 @@ static void test_conversion_faults(void)
 	check_clean();
 }
 
+/* The small inline helpers: where the shared info sits, and inserting in the middle of a queue. */
+static void test_inline_helpers(void)
+{
+	struct sk_buff *skb = alloc_skb(100, GFP_KERNEL);
+	struct sk_buff_head q;
+	struct sk_buff *a = alloc_skb(1, GFP_KERNEL), *b = alloc_skb(1, GFP_KERNEL), *c = alloc_skb(1, GFP_KERNEL);
+
+	CHECK(skb_end_pointer(skb) == skb->head + skb->end);
+	CHECK((void *)skb_shinfo(skb) == (void *)skb_end_pointer(skb));
+	CHECK(skb_tail_pointer(skb) + skb_tailroom(skb) == skb_end_pointer(skb));
+	kfree_skb(skb);
+
+	__skb_queue_head_init(&q);
+	__skb_queue_tail(&q, a);
+	__skb_queue_tail(&q, c);
+	__skb_insert(b, a, c, &q); /* between a and c */
+	CHECK_EQ(skb_queue_len(&q), 3);
+	CHECK(__skb_dequeue(&q) == a);
+	CHECK(__skb_dequeue(&q) == b);
+	CHECK(__skb_dequeue(&q) == c);
+	CHECK(skb_queue_empty(&q));
+	kfree_skb(a);
+	kfree_skb(b);
+	kfree_skb(c);
+	CHECK_EQ(all_in_use(), baseline);
+}
+
 int main(void)
 {
 	diag_capture();
@@ -1984,6 +2011,7 @@ int main(void)
 	baseline = all_in_use();
 
 	TEST(test_alloc_contract);
+	TEST(test_inline_helpers);
 	TEST(test_alloc_fault_injection);
 	TEST(test_alloc_node);
 	TEST(test_fclone);
