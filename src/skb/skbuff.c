@@ -351,14 +351,18 @@ static void copy_header_fields(struct sk_buff *n, const struct sk_buff *old)
 	n->pfmemalloc = old->pfmemalloc;
 }
 
+/* An offset from head moved by @off; ~0 (not set) stays as it is. */
+static inline uint16_t header_shift(uint16_t h, long off)
+{
+	return h == (uint16_t)~0u ? h : (uint16_t)(h + off);
+}
+
 /* Header offsets are relative to head: shift them when the head moves by @off. */
 static void copy_header_offsets(struct sk_buff *n, const struct sk_buff *old, long off)
 {
-	n->transport_header = old->transport_header == (uint16_t)~0u ? old->transport_header
-								       : (uint16_t)(old->transport_header + off);
-	n->network_header = old->network_header == (uint16_t)~0u ? old->network_header
-								   : (uint16_t)(old->network_header + off);
-	n->mac_header = old->mac_header == (uint16_t)~0u ? old->mac_header : (uint16_t)(old->mac_header + off);
+	n->transport_header = header_shift(old->transport_header, off);
+	n->network_header = header_shift(old->network_header, off);
+	n->mac_header = header_shift(old->mac_header, off);
 }
 
 struct sk_buff *skb_clone(struct sk_buff *skb, gfp_t gfp_mask)
