@@ -54,52 +54,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <pktmem/blkdev.h>
 #include <pktmem/pktmem.h>
 
+#include "bench_harness.h"
+
 #define FILE_SIZE (64u << 20)
-#define MAX_REPS 101
 #define QD 16
 #define WR_PAGES 32 /* 128 KiB */
 
 /* ---------------------------------------------------------------- helpers */
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void die(const char *what)
+static void fail(const char *what)
 {
 	fprintf(stderr, "bench_blk: %s failed: %s\n", what, strerror(errno));
 	exit(1);
-}
-
-static inline void escape(void *p)
-{
-	__asm__ __volatile__("" : : "r"(p) : "memory");
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double median(const double *v, int n)
-{
-	double s[MAX_REPS];
-
-	memcpy(s, v, (size_t)n * sizeof(*s));
-	qsort(s, (size_t)n, sizeof(*s), cmp_double);
-	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
 }
 
 /* xorshift64: the same offset sequence on both sides of a repetition. */
@@ -119,14 +90,9 @@ static inline off_t rand_block(uint64_t *s)
 /* ---------------------------------------------------------------- options */
 
 static struct {
-	int reps;
-	unsigned target_ms;
-	const char *filter;
-	const char *json;
 	bool direct;
 	bool want_uring, want_worker;
-	bool list;
-} opt = { 7, 50, NULL, NULL, false, true, true, false };
+} blk_opt = { false, true, true };
 
 /* ---------------------------------------------------------------- the file */
 
@@ -153,60 +119,53 @@ static void make_file(void)
 	snprintf(path, sizeof(path), "%s/bench_blk.XXXXXX", dir && *dir ? dir : "/tmp");
 	fd = mkstemp(path);
 	if (fd < 0)
-		die("mkstemp");
+		fail("mkstemp");
 	if (posix_memalign((void **)&buf, 4096, 1 << 20))
-		die("posix_memalign");
+		fail("posix_memalign");
 	for (unsigned int i = 0; i < (1u << 20); i++)
 		buf[i] = (char)(i * 7);
 	for (unsigned int off = 0; off < FILE_SIZE; off += 1u << 20)
 		if (pwrite(fd, buf, 1 << 20, off) != 1 << 20)
-			die("pwrite (setup)");
+			fail("pwrite (setup)");
 	fsync(fd);
 	for (unsigned int off = 0; off < FILE_SIZE; off += 1u << 20) /* warm the cache */
 		if (pread(fd, buf, 1 << 20, off) != 1 << 20)
-			die("pread (setup)");
+			fail("pread (setup)");
 	free(buf);
 	close(fd);
-	plain_fd = open(path, O_RDWR | (opt.direct ? O_DIRECT : 0));
+	plain_fd = open(path, O_RDWR | (blk_opt.direct ? O_DIRECT : 0));
 	if (plain_fd < 0)
-		die("open (plain side)");
+		fail("open (plain side)");
 }
 
 static struct request_queue *open_queue(unsigned int flags)
 {
-	int fd = open(path, O_RDWR | O_CLOEXEC | (opt.direct ? O_DIRECT : 0));
+	int fd = open(path, O_RDWR | O_CLOEXEC | (blk_opt.direct ? O_DIRECT : 0));
 	struct request_queue *q;
 
 	if (fd < 0)
-		die("open (queue)");
+		fail("open (queue)");
 	q = blk_queue_open_fd(fd, flags | BLK_QUEUE_OWN_FD);
 	if (!q)
-		die("blk_queue_open_fd");
+		fail("blk_queue_open_fd");
 	return q;
 }
 
 /* ---------------------------------------------------------------- sides */
 
-struct side {
-	uint64_t (*run)(struct side *s, uint64_t iters);
-	struct request_queue *q;
-	struct page *pages[WR_PAGES];
+/* A side's ctx. Each op performs @iters operations and returns the nanoseconds they took. */
+struct fixture {
+	struct request_queue *q; /* pktmem side */
+	struct page *pages[WR_PAGES]; /* pktmem side */
 	char *buf;               /* plain side: 128 KiB, page-aligned */
-	uint64_t seed;
 	off_t wpos;
 };
 
-static void put_pages(struct side *s)
-{
-	for (int i = 0; i < WR_PAGES; i++)
-		if (s->pages[i])
-			put_page(s->pages[i]);
-}
-
 /* --- 4 KiB random reads */
 
-static uint64_t q_read4k(struct side *s, uint64_t iters)
+static uint64_t q_read4k(struct bench_side *s, uint64_t iters)
 {
+	struct fixture *f = s->ctx;
 	uint64_t seed = s->seed, t0 = now_ns();
 
 	for (uint64_t i = 0; i < iters; i++) {
@@ -214,31 +173,32 @@ static uint64_t q_read4k(struct side *s, uint64_t iters)
 		struct request *rq;
 
 		bio->bi_iter.bi_sector = (sector_t)rand_block(&seed) >> SECTOR_SHIFT;
-		bio_add_page(bio, s->pages[0], 4096, 0);
-		rq = blk_make_request(s->q, bio, GFP_KERNEL);
+		bio_add_page(bio, f->pages[0], 4096, 0);
+		rq = blk_make_request(f->q, bio, GFP_KERNEL);
 		if (IS_ERR(rq) || blk_execute_rq(rq, false) != BLK_STS_OK)
-			die("queue read");
+			fail("queue read");
 		blk_put_request(rq);
 		bio_put(bio);
 	}
 	return now_ns() - t0;
 }
 
-static uint64_t plain_read4k(struct side *s, uint64_t iters)
+static uint64_t plain_read4k(struct bench_side *s, uint64_t iters)
 {
+	struct fixture *f = s->ctx;
 	uint64_t seed = s->seed, t0 = now_ns();
 
 	for (uint64_t i = 0; i < iters; i++)
-		if (pread(plain_fd, s->buf, 4096, rand_block(&seed)) != 4096)
-			die("pread");
-	escape(s->buf);
+		if (pread(plain_fd, f->buf, 4096, rand_block(&seed)) != 4096)
+			fail("pread");
+	escape(f->buf);
 	return now_ns() - t0;
 }
 
 /* --- the same reads, 16 in flight */
 
 struct qd_state {
-	struct side *s;
+	struct request_queue *q;
 	uint64_t seed;
 	uint64_t issued, target;
 	pthread_mutex_t lock;
@@ -284,9 +244,9 @@ static void qd_issue(struct qd_state *st, struct page *pg, sector_t sector)
 	bio->bi_private = st;
 	bio->bi_end_io = qd_bio_end;
 	bio_add_page(bio, pg, 4096, 0);
-	rq = blk_make_request(st->s->q, bio, GFP_NOIO);
+	rq = blk_make_request(st->q, bio, GFP_NOIO);
 	if (IS_ERR(rq))
-		die("blk_make_request");
+		fail("blk_make_request");
 	rq->end_io_data = st;
 	rq->rq_private = bio;
 	blk_execute_rq_nowait(rq, false, qd_rq_done);
@@ -313,22 +273,23 @@ static void qd_rq_done(struct request *rq, blk_status_t status)
 	}
 }
 
-static uint64_t q_read4k_qd(struct side *s, uint64_t iters)
+static uint64_t q_read4k_qd(struct bench_side *s, uint64_t iters)
 {
+	struct fixture *f = s->ctx;
 	struct qd_state st;
 	sector_t sector;
 	uint64_t t0, t1;
 	int slots = 0;
 
 	memset(&st, 0, sizeof(st));
-	st.s = s;
+	st.q = f->q;
 	st.seed = s->seed;
 	st.target = iters;
 	pthread_mutex_init(&st.lock, NULL);
 	pthread_cond_init(&st.cond, NULL);
 	t0 = now_ns();
 	while (slots < QD && qd_take(&st, &sector))
-		qd_issue(&st, s->pages[slots++], sector);
+		qd_issue(&st, f->pages[slots++], sector);
 	/* Each slot ends (completed++) when its last read finds nothing left to take. */
 	pthread_mutex_lock(&st.lock);
 	while (st.completed < (uint64_t)slots)
@@ -336,7 +297,7 @@ static uint64_t q_read4k_qd(struct side *s, uint64_t iters)
 	pthread_mutex_unlock(&st.lock);
 	t1 = now_ns();
 	if (atomic_load(&st.failed))
-		die("queued read");
+		fail("queued read");
 	pthread_cond_destroy(&st.cond);
 	pthread_mutex_destroy(&st.lock);
 	return t1 - t0;
@@ -344,9 +305,10 @@ static uint64_t q_read4k_qd(struct side *s, uint64_t iters)
 
 /* --- 128 KiB sequential writes */
 
-static uint64_t q_write128k(struct side *s, uint64_t iters)
+static uint64_t q_write128k(struct bench_side *s, uint64_t iters)
 {
-	off_t pos = s->wpos;
+	struct fixture *f = s->ctx;
+	off_t pos = f->wpos;
 	uint64_t t0 = now_ns();
 
 	for (uint64_t i = 0; i < iters; i++) {
@@ -355,35 +317,36 @@ static uint64_t q_write128k(struct side *s, uint64_t iters)
 
 		bio->bi_iter.bi_sector = (sector_t)pos >> SECTOR_SHIFT;
 		for (int p = 0; p < WR_PAGES; p++)
-			bio_add_page(bio, s->pages[p], PAGE_SIZE, 0);
-		rq = blk_make_request(s->q, bio, GFP_KERNEL);
+			bio_add_page(bio, f->pages[p], PAGE_SIZE, 0);
+		rq = blk_make_request(f->q, bio, GFP_KERNEL);
 		if (IS_ERR(rq) || blk_execute_rq(rq, false) != BLK_STS_OK)
-			die("queue write");
+			fail("queue write");
 		blk_put_request(rq);
 		bio_put(bio);
 		pos = (pos + WR_PAGES * PAGE_SIZE) % FILE_SIZE;
 	}
-	s->wpos = pos;
+	f->wpos = pos;
 	return now_ns() - t0;
 }
 
-static uint64_t plain_write128k(struct side *s, uint64_t iters)
+static uint64_t plain_write128k(struct bench_side *s, uint64_t iters)
 {
-	off_t pos = s->wpos;
+	struct fixture *f = s->ctx;
+	off_t pos = f->wpos;
 	uint64_t t0 = now_ns();
 
 	for (uint64_t i = 0; i < iters; i++) {
-		if (pwrite(plain_fd, s->buf, WR_PAGES * PAGE_SIZE, pos) != (ssize_t)(WR_PAGES * PAGE_SIZE))
-			die("pwrite");
+		if (pwrite(plain_fd, f->buf, WR_PAGES * PAGE_SIZE, pos) != (ssize_t)(WR_PAGES * PAGE_SIZE))
+			fail("pwrite");
 		pos = (pos + WR_PAGES * PAGE_SIZE) % FILE_SIZE;
 	}
-	s->wpos = pos;
+	f->wpos = pos;
 	return now_ns() - t0;
 }
 
 /* --- bio allocation */
 
-static uint64_t q_bio_alloc(struct side *s, uint64_t iters)
+static uint64_t q_bio_alloc(struct bench_side *s, uint64_t iters)
 {
 	uint64_t t0 = now_ns();
 
@@ -392,7 +355,7 @@ static uint64_t q_bio_alloc(struct side *s, uint64_t iters)
 		struct bio *bio = bio_alloc(1, REQ_OP_READ, GFP_KERNEL);
 
 		if (__builtin_expect(!bio, 0))
-			die("bio_alloc");
+			fail("bio_alloc");
 		bio->bi_iter.bi_sector = i;
 		escape(bio);
 		bio_put(bio);
@@ -400,7 +363,7 @@ static uint64_t q_bio_alloc(struct side *s, uint64_t iters)
 	return now_ns() - t0;
 }
 
-static uint64_t plain_bio_alloc(struct side *s, uint64_t iters)
+static uint64_t plain_bio_alloc(struct bench_side *s, uint64_t iters)
 {
 	size_t size = sizeof(struct bio) + BIO_INLINE_VECS * sizeof(struct bio_vec);
 	uint64_t t0 = now_ns();
@@ -410,7 +373,7 @@ static uint64_t plain_bio_alloc(struct side *s, uint64_t iters)
 		struct bio *bio = malloc(size);
 
 		if (__builtin_expect(!bio, 0))
-			die("malloc");
+			fail("malloc");
 		memset(bio, 0, sizeof(*bio)); /* bio_alloc initialises its fields too */
 		bio->bi_iter.bi_sector = i;
 		escape(bio);
@@ -421,274 +384,95 @@ static uint64_t plain_bio_alloc(struct side *s, uint64_t iters)
 
 /* ---------------------------------------------------------------- workloads */
 
-enum kind { K_RD4K, K_RD4K_QD, K_WR128K, K_BIO };
+static struct bench_workload workloads[16];
 
-struct workload {
-	char id[24];
-	enum kind kind;
-	int engine; /* index into queues[], or -1 */
-	size_t size;
-	const char *what;
-	int reps;
-	double pk[MAX_REPS], pl[MAX_REPS];
-	double pk_med, pl_med;
-	bool ran;
-};
-
-static struct workload workloads[16];
-static int nr_workloads;
-
-static void add_workload(const char *id, enum kind kind, int engine, size_t size, const char *what)
+static void add_workload(struct bench *b, const char *id, bench_op pk_run, bench_op plain_run, int engine, size_t size,
+			 const char *what)
 {
-	struct workload *w = &workloads[nr_workloads++];
+	struct bench_workload *w = &workloads[b->nr_workloads++];
 
-	snprintf(w->id, sizeof(w->id), "%s", id);
-	w->kind = kind;
-	w->engine = engine;
+	w->id = id;
+	w->pk_run = pk_run;
+	w->peer_run = plain_run;
+	w->arg = engine; /* index into queues[], or -1 */
 	w->size = size;
 	w->what = what;
 }
 
-static void build_workloads(bool have_uring)
+static void build_workloads(struct bench *b, bool have_uring)
 {
 	/* Synchronous requests are issued on the caller's thread whatever the engine: one row each. */
-	add_workload("rd4k_sync", K_RD4K, 1, 4096, "4 KiB random read, blk_execute_rq vs pread");
-	add_workload("wr128k_sync", K_WR128K, 1, 128 * 1024, "128 KiB sequential write, blk_execute_rq vs pwrite");
-	if (opt.want_uring && have_uring)
-		add_workload("rd4k_qd16_ur", K_RD4K_QD, 0, 4096, "4 KiB random read, 16 in flight (io_uring) vs pread");
-	if (opt.want_worker)
-		add_workload("rd4k_qd16_wk", K_RD4K_QD, 1, 4096, "4 KiB random read, 16 in flight (worker) vs pread");
-	add_workload("bio_alloc", K_BIO, -1, sizeof(struct bio) + BIO_INLINE_VECS * sizeof(struct bio_vec),
-		     "bio_alloc(1)+bio_put vs malloc+free");
+	add_workload(b, "rd4k_sync", q_read4k, plain_read4k, 1, 4096, "4 KiB random read, blk_execute_rq vs pread");
+	add_workload(b, "wr128k_sync", q_write128k, plain_write128k, 1, 128 * 1024,
+		     "128 KiB sequential write, blk_execute_rq vs pwrite");
+	if (blk_opt.want_uring && have_uring)
+		add_workload(b, "rd4k_qd16_ur", q_read4k_qd, plain_read4k, 0, 4096,
+			     "4 KiB random read, 16 in flight (io_uring) vs pread");
+	if (blk_opt.want_worker)
+		add_workload(b, "rd4k_qd16_wk", q_read4k_qd, plain_read4k, 1, 4096,
+			     "4 KiB random read, 16 in flight (worker) vs pread");
+	add_workload(b, "bio_alloc", q_bio_alloc, plain_bio_alloc, -1,
+		     sizeof(struct bio) + BIO_INLINE_VECS * sizeof(struct bio_vec), "bio_alloc(1)+bio_put vs malloc+free");
 }
 
-static void sides_for(struct workload *w, struct side *pk, struct side *pl)
+static struct fixture fixtures[2]; /* [0] pktmem, [1] plain */
+
+static void setup(struct bench_workload *w, struct bench_side *pk, struct bench_side *pl)
 {
-	memset(pk, 0, sizeof(*pk));
-	memset(pl, 0, sizeof(*pl));
-	pk->q = w->engine >= 0 ? queues[w->engine] : NULL;
-	if (posix_memalign((void **)&pl->buf, 4096, WR_PAGES * PAGE_SIZE))
-		die("posix_memalign");
-	memset(pl->buf, 0x5a, WR_PAGES * PAGE_SIZE);
+	struct fixture *fpk = &fixtures[0], *fpl = &fixtures[1];
+
+	memset(fixtures, 0, sizeof(fixtures));
+	pk->ctx = fpk;
+	pl->ctx = fpl;
+	fpk->q = w->arg >= 0 ? queues[w->arg] : NULL;
+	if (posix_memalign((void **)&fpl->buf, 4096, WR_PAGES * PAGE_SIZE))
+		fail("posix_memalign");
+	memset(fpl->buf, 0x5a, WR_PAGES * PAGE_SIZE);
 	for (int i = 0; i < WR_PAGES; i++) {
-		pk->pages[i] = alloc_page(GFP_KERNEL);
-		if (!pk->pages[i])
-			die("alloc_page");
-		memset(page_address(pk->pages[i]), 0x5a, PAGE_SIZE);
-	}
-	switch (w->kind) {
-	case K_RD4K:
-		pk->run = q_read4k;
-		pl->run = plain_read4k;
-		break;
-	case K_RD4K_QD:
-		pk->run = q_read4k_qd;
-		pl->run = plain_read4k;
-		break;
-	case K_WR128K:
-		pk->run = q_write128k;
-		pl->run = plain_write128k;
-		break;
-	case K_BIO:
-		pk->run = q_bio_alloc;
-		pl->run = plain_bio_alloc;
-		break;
+		fpk->pages[i] = alloc_page(GFP_KERNEL);
+		if (!fpk->pages[i])
+			fail("alloc_page");
+		memset(page_address(fpk->pages[i]), 0x5a, PAGE_SIZE);
 	}
 }
 
-static uint64_t calibrate(struct side *s)
+static int teardown(struct bench_workload *w, struct bench_side *pk, struct bench_side *pl)
 {
-	uint64_t target = (uint64_t)opt.target_ms * 1000000u, iters = 64, t;
+	struct fixture *fpk = pk->ctx, *fpl = pl->ctx;
 
-	for (;;) {
-		t = s->run(s, iters);
-		if (t >= target / 10 || iters >= (1ULL << 40))
-			break;
-		iters *= t < target / 100 ? 8 : 2;
+	(void)w;
+	for (int i = 0; i < WR_PAGES; i++)
+		if (fpk->pages[i])
+			put_page(fpk->pages[i]);
+	free(fpl->buf);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- main */
+
+static bool option(int argc, char **argv, int *i)
+{
+	const char *a = argv[*i];
+
+	if (!strcmp(a, "--direct")) {
+		blk_opt.direct = true;
+		return true;
 	}
-	t = s->run(s, iters);
-	if (t == 0)
-		t = 1;
-	iters = (uint64_t)((double)iters * (double)target / (double)t);
-	return iters ? iters : 1;
-}
+	if (!strcmp(a, "--engine") && *i + 1 < argc) {
+		const char *e = argv[++*i];
 
-static void run_workload(struct workload *w)
-{
-	struct side pk, pl;
-	uint64_t pk_iters, pl_iters;
-
-	sides_for(w, &pk, &pl);
-	pk_iters = calibrate(&pk);
-	pl_iters = calibrate(&pl);
-	w->reps = opt.reps;
-	for (int r = 0; r < opt.reps; r++) {
-		uint64_t seed = 0x9e3779b97f4a7c15ULL ^ (uint64_t)(r + 1) * 0x100000001b3ULL;
-
-		for (int k = 0; k < 2; k++) {
-			bool do_pk = (k == 0) == (r % 2 == 0);
-			struct side *s = do_pk ? &pk : &pl;
-			uint64_t iters = do_pk ? pk_iters : pl_iters;
-			double ns;
-
-			s->seed = seed; /* both sides read the same offsets in this repetition */
-			ns = (double)s->run(s, iters) / (double)iters;
-			(do_pk ? w->pk : w->pl)[r] = ns;
-		}
+		blk_opt.want_uring = !strcmp(e, "io_uring") || !strcmp(e, "both");
+		blk_opt.want_worker = !strcmp(e, "worker") || !strcmp(e, "both");
+		return blk_opt.want_uring || blk_opt.want_worker;
 	}
-	w->pk_med = median(w->pk, w->reps);
-	w->pl_med = median(w->pl, w->reps);
-	w->ran = true;
-	put_pages(&pk);
-	free(pl.buf);
+	return false;
 }
 
-/* ---------------------------------------------------------------- output */
-
-static bool selected(const struct workload *w)
+/* The file and the queues, before anything is listed or run. */
+static int prepare(struct bench *b)
 {
-	return !opt.filter || strstr(w->id, opt.filter);
-}
-
-static double spread(const double *v, int n, double med)
-{
-	double lo = v[0], hi = v[0];
-
-	for (int i = 1; i < n; i++) {
-		lo = v[i] < lo ? v[i] : lo;
-		hi = v[i] > hi ? v[i] : hi;
-	}
-	return med > 0 ? 100.0 * (hi - lo) / med : 0;
-}
-
-static void print_table(FILE *out)
-{
-	fprintf(out, "| %-14s | %6s | %10s | %10s | %8s | %8s | %8s | %9s |\n", "workload", "size", "pktmem ns",
-		"plain ns", "ratio", "pktmem", "plain", "spread %");
-	fprintf(out, "| %-14s | %6s | %10s | %10s | %8s | %8s | %8s | %9s |\n", "", "B", "per op", "per op",
-		"pk/plain", "kop/s", "kop/s", "pk/plain");
-	fprintf(out, "|----------------|-------:|-----------:|-----------:|---------:|---------:|---------:|----------:|\n");
-	for (int i = 0; i < nr_workloads; i++) {
-		const struct workload *w = &workloads[i];
-		char sp[32];
-
-		if (!w->ran)
-			continue;
-		snprintf(sp, sizeof(sp), "%.0f/%.0f", spread(w->pk, w->reps, w->pk_med),
-			 spread(w->pl, w->reps, w->pl_med));
-		fprintf(out, "| %-14s | %6zu | %10.1f | %10.1f | %8.3f | %8.0f | %8.0f | %9s |\n", w->id, w->size,
-			w->pk_med, w->pl_med, w->pk_med / w->pl_med, 1e6 / w->pk_med, 1e6 / w->pl_med, sp);
-	}
-	fprintf(out, "\nmedian of %d repetitions of ~%u ms each side, interleaved; %s.\n"
-		"ratio = pktmem/plain ns per op: below 1 the queue is faster. kop/s = 1e6/ns (bio_alloc: thousands\n"
-		"of bios per second). _ur = io_uring engine, _wk = worker engine. spread = (max-min)/median in %%.\n",
-		opt.reps, opt.target_ms,
-		opt.direct ? "O_DIRECT on both sides" : "page cache warm on both sides (64 MiB file)");
-}
-
-static void print_json(FILE *out)
-{
-	char host[64] = "";
-	bool first = true;
-
-	gethostname(host, sizeof(host) - 1);
-	fprintf(out, "{\"bench\": \"bench_blk\", \"pktmem_version\": \"%s\", \"host\": \"%s\", \"cpus\": %ld,"
-		" \"reps\": %d, \"target_ms\": %u, \"direct\": %s, \"unit\": \"ns/op\","
-		" \"note\": \"glibc_ns is the plain pread/pwrite (or malloc) side\", \"results\": [\n",
-		pktmem_version_string(), host, sysconf(_SC_NPROCESSORS_ONLN), opt.reps, opt.target_ms,
-		opt.direct ? "true" : "false");
-	/* One result per line, bench_mem's field names: bench/run.sh reads them. */
-	for (int i = 0; i < nr_workloads; i++) {
-		const struct workload *w = &workloads[i];
-
-		if (!w->ran)
-			continue;
-		fprintf(out, "%s{\"id\": \"%s\", \"size\": %zu, \"what\": \"%s\", \"pktmem_ns\": %.3f, \"glibc_ns\": %.3f,"
-			" \"ratio\": %.4f, \"pktmem_reps\": [", first ? "  " : ",\n  ", w->id, w->size, w->what,
-			w->pk_med, w->pl_med, w->pk_med / w->pl_med);
-		for (int r = 0; r < w->reps; r++)
-			fprintf(out, "%s%.3f", r ? ", " : "", w->pk[r]);
-		fprintf(out, "], \"glibc_reps\": [");
-		for (int r = 0; r < w->reps; r++)
-			fprintf(out, "%s%.3f", r ? ", " : "", w->pl[r]);
-		fprintf(out, "]}");
-		first = false;
-	}
-	fprintf(out, "\n]}\n");
-}
-
-static void usage(FILE *out, const char *argv0)
-{
-	fprintf(out,
-		"usage: %s [options]\n"
-		"  --quick         3 repetitions of ~10 ms (a smoke run)\n"
-		"  --reps N        repetitions per side (default 7, at most %d)\n"
-		"  --ms T          target milliseconds per repetition (default 50)\n"
-		"  --filter STR    only workloads whose id contains STR\n"
-		"  --direct        O_DIRECT on both sides (default: warm page cache)\n"
-		"  --engine E      worker, io_uring or both (default both; io_uring where available)\n"
-		"  --json          JSON on stdout instead of the table\n"
-		"  --json=FILE     the table on stdout and JSON into FILE\n"
-		"  --list          list the workloads\n",
-		argv0, MAX_REPS);
-}
-
-static bool parse_uint(const char *s, unsigned long max, unsigned long *out)
-{
-	char *end;
-
-	errno = 0;
-	*out = strtoul(s, &end, 10);
-	return s[0] != '-' && !errno && end != s && !*end && *out >= 1 && *out <= max;
-}
-
-int main(int argc, char **argv)
-{
-	FILE *json = NULL, *table = stdout;
-	struct pktmem_stats st;
-	unsigned long v;
+	static char tail[4200], footer[512];
 	bool have_uring;
-	int ret = 0;
-
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-
-		if (!strcmp(a, "--quick")) {
-			opt.reps = 3;
-			opt.target_ms = 10;
-		} else if (!strcmp(a, "--reps") && i + 1 < argc && parse_uint(argv[i + 1], MAX_REPS, &v)) {
-			opt.reps = (int)v;
-			i++;
-		} else if (!strcmp(a, "--ms") && i + 1 < argc && parse_uint(argv[i + 1], 100000, &v)) {
-			opt.target_ms = (unsigned)v;
-			i++;
-		} else if (!strcmp(a, "--filter") && i + 1 < argc) {
-			opt.filter = argv[++i];
-		} else if (!strcmp(a, "--direct")) {
-			opt.direct = true;
-		} else if (!strcmp(a, "--engine") && i + 1 < argc) {
-			const char *e = argv[++i];
-
-			opt.want_uring = !strcmp(e, "io_uring") || !strcmp(e, "both");
-			opt.want_worker = !strcmp(e, "worker") || !strcmp(e, "both");
-			if (!opt.want_uring && !opt.want_worker) {
-				usage(stderr, argv[0]);
-				return 2;
-			}
-		} else if (!strcmp(a, "--json")) {
-			opt.json = "-";
-		} else if (!strncmp(a, "--json=", 7) && a[7]) {
-			opt.json = a + 7;
-		} else if (!strcmp(a, "--list")) {
-			opt.list = true;
-		} else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-			usage(stdout, argv[0]);
-			return 0;
-		} else {
-			usage(stderr, argv[0]);
-			return 2;
-		}
-	}
 
 	make_file();
 	atexit(cleanup);
@@ -699,50 +483,51 @@ int main(int argc, char **argv)
 		queues[0] = NULL;
 	}
 	queues[1] = open_queue(BLK_QUEUE_NO_URING);
-	build_workloads(have_uring);
+	build_workloads(b, have_uring);
 
-	if (opt.list) {
-		for (int i = 0; i < nr_workloads; i++)
-			printf("%-14s %6zu  %s\n", workloads[i].id, workloads[i].size, workloads[i].what);
-		return 0;
-	}
-	if (opt.json && strcmp(opt.json, "-")) {
-		json = fopen(opt.json, "w");
-		if (!json) {
-			perror(opt.json);
-			return 1;
-		}
-	} else if (opt.json) {
-		json = stdout;
-		table = NULL;
-	}
-	if (table)
-		fprintf(table, "bench_blk: pktmem %s, %ld CPUs, %d reps x ~%u ms, engines: %s%s, file %s, %s\n\n",
-			pktmem_version_string(), sysconf(_SC_NPROCESSORS_ONLN), opt.reps, opt.target_ms,
-			have_uring && opt.want_uring ? "io_uring " : "", opt.want_worker ? "worker" : "", path,
-			opt.direct ? "O_DIRECT" : "page cache warm");
-	for (int i = 0; i < nr_workloads; i++) {
-		if (!selected(&workloads[i]))
-			continue;
-		run_workload(&workloads[i]);
-		if (table) {
-			fprintf(stderr, ".");
-			fflush(stderr);
-		}
-	}
-	if (table) {
-		fprintf(stderr, "\n");
-		print_table(table);
-	}
-	if (json) {
-		print_json(json);
-		if (json != stdout)
-			fclose(json);
-	}
-	/* Everything came back. */
+	snprintf(tail, sizeof(tail), ", engines: %s%s, file %s, %s", have_uring && blk_opt.want_uring ? "io_uring " : "",
+		 blk_opt.want_worker ? "worker" : "", path, blk_opt.direct ? "O_DIRECT" : "page cache warm");
+	b->heading_tail = tail;
+	snprintf(footer, sizeof(footer),
+		 "; %s.\n"
+		 "ratio = pktmem/plain ns per op: below 1 the queue is faster. kop/s = 1e6/ns (bio_alloc: thousands\n"
+		 "of bios per second). _ur = io_uring engine, _wk = worker engine. spread = (max-min)/median in %%.\n",
+		 blk_opt.direct ? "O_DIRECT on both sides" : "page cache warm on both sides (64 MiB file)");
+	b->footer = footer;
+	b->json_fields = blk_opt.direct ? "\"direct\": true, " : "\"direct\": false, ";
+	return 0;
+}
+
+/* Everything came back. */
+static int finish(void)
+{
+	struct pktmem_stats st;
+
 	if (mempool_stats(&bio_default_bioset()->bio_pool, &st) == 0 && st.in_use) {
 		fprintf(stderr, "bench_blk: %" PRIu64 " bios still out\n", st.in_use);
-		ret = 1;
+		return 1;
 	}
-	return ret;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct bench bench = {
+		.name = "bench_blk",
+		.peer = "plain",
+		.json_fields_post = ", \"note\": \"glibc_ns is the plain pread/pwrite (or malloc) side\"",
+		.usage_mid = "  --direct        O_DIRECT on both sides (default: warm page cache)\n"
+			     "  --engine E      worker, io_uring or both (default both; io_uring where available)\n",
+		.workloads = workloads,
+		.layout = { .id_w = 14, .size_w = 6, .ns_w = 10, .ns_prec = 1, .rate_prec = 0, .rate_scale = 1e6,
+			    .rate_unit = "kop/s" },
+		.first_iters = 64,
+		.option = option,
+		.prepare = prepare,
+		.setup = setup,
+		.teardown = teardown,
+		.finish = finish,
+	};
+
+	return bench_main(&bench, argc, argv);
 }

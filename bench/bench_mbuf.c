@@ -60,77 +60,21 @@
  * work can be optimised away.
  */
 #define _GNU_SOURCE
-#include <errno.h>
-#include <inttypes.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <pktmem/mbuf.h>
 #include <pktmem/pktmem.h>
 #include <pktmem/slab.h>
 
-#define MAX_REPS 101
+#include "bench_harness.h"
+
 #define PKT_LEN  1500
 #define HDR_LEN  14
 #define HEADROOM 64
-
-/* ---------------------------------------------------------------- helpers */
-
-static inline void escape(const void *p)
-{
-	__asm__ __volatile__("" : : "r"(p) : "memory");
-}
-
-static inline void touch(void *p, uint64_t i)
-{
-	*(volatile unsigned char *)p = (unsigned char)i;
-	escape(p);
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void die(const char *what, const char *side)
-{
-	fprintf(stderr, "bench_mbuf: %s failed (%s side)\n", what, side);
-	exit(1);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double median(const double *v, int n)
-{
-	double s[MAX_REPS];
-
-	memcpy(s, v, (size_t)n * sizeof(*s));
-	qsort(s, (size_t)n, sizeof(*s), cmp_double);
-	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-}
-
-/* ---------------------------------------------------------------- options */
-
-static struct {
-	int reps;
-	unsigned target_ms;
-	const char *filter;
-	const char *json; /* NULL: none; "-": stdout */
-	bool list;
-} opt = { 7, 50, NULL, NULL, false };
 
 /* ---------------------------------------------------------------- fixtures */
 
@@ -176,19 +120,13 @@ static struct mbuf *two_mbuf_packet(int first, int second)
 /* ---------------------------------------------------------------- sides */
 
 /*
- * One side of a workload. run() performs @iters operations and returns the
- * nanoseconds they took.
+ * Each op performs @iters operations and returns the nanoseconds they took.
+ * The pktmem side's ctx is its fixture packet, where the workload has one.
  */
-struct side {
-	uint64_t (*run)(struct side *s, uint64_t iters);
-	const char *label; /* "pktmem" or "glibc" */
-	size_t size;
-	struct mbuf *m;    /* the fixture packet, pktmem side */
-};
 
 /* --- pktmem */
 
-static uint64_t pk_get_free(struct side *s, uint64_t iters)
+static uint64_t pk_get_free(struct bench_side *s, uint64_t iters)
 {
 	uint64_t t0 = now_ns();
 
@@ -203,7 +141,7 @@ static uint64_t pk_get_free(struct side *s, uint64_t iters)
 	return now_ns() - t0;
 }
 
-static uint64_t pk_hdr_cluster(struct side *s, uint64_t iters)
+static uint64_t pk_hdr_cluster(struct bench_side *s, uint64_t iters)
 {
 	uint64_t t0 = now_ns();
 
@@ -221,9 +159,9 @@ static uint64_t pk_hdr_cluster(struct side *s, uint64_t iters)
 	return now_ns() - t0;
 }
 
-static uint64_t pk_copypacket(struct side *s, uint64_t iters)
+static uint64_t pk_copypacket(struct bench_side *s, uint64_t iters)
 {
-	struct mbuf *m = s->m;
+	struct mbuf *m = s->ctx;
 	uint64_t t0 = now_ns();
 
 	for (uint64_t i = 0; i < iters; i++) {
@@ -239,10 +177,10 @@ static uint64_t pk_copypacket(struct side *s, uint64_t iters)
 	return now_ns() - t0;
 }
 
-static uint64_t pk_prepend_adj(struct side *s, uint64_t iters)
+static uint64_t pk_prepend_adj(struct bench_side *s, uint64_t iters)
 {
 	static const unsigned char eth[HDR_LEN] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0, 0, 1, 8, 0 };
-	struct mbuf *m = s->m;
+	struct mbuf *m = s->ctx;
 	uint64_t t0 = now_ns();
 
 	for (uint64_t i = 0; i < iters; i++) {
@@ -253,13 +191,13 @@ static uint64_t pk_prepend_adj(struct side *s, uint64_t iters)
 		touch(mtod(m, void *), i);
 		m_adj(m, HDR_LEN);
 	}
-	s->m = m;
+	s->ctx = m;
 	return now_ns() - t0;
 }
 
-static uint64_t pk_pullup(struct side *s, uint64_t iters)
+static uint64_t pk_pullup(struct bench_side *s, uint64_t iters)
 {
-	struct mbuf *m = s->m, *n = m->m_next;
+	struct mbuf *m = s->ctx, *n = m->m_next;
 	char *n_data = n->m_data;
 	int m_len = m->m_len, n_len = n->m_len;
 	uint64_t t0 = now_ns();
@@ -278,9 +216,9 @@ static uint64_t pk_pullup(struct side *s, uint64_t iters)
 	return now_ns() - t0;
 }
 
-static uint64_t pk_copydata(struct side *s, uint64_t iters)
+static uint64_t pk_copydata(struct bench_side *s, uint64_t iters)
 {
-	struct mbuf *m = s->m;
+	struct mbuf *m = s->ctx;
 	uint64_t t0 = now_ns();
 
 	for (uint64_t i = 0; i < iters; i++) {
@@ -290,9 +228,9 @@ static uint64_t pk_copydata(struct side *s, uint64_t iters)
 	return now_ns() - t0;
 }
 
-static uint64_t pk_copyback(struct side *s, uint64_t iters)
+static uint64_t pk_copyback(struct bench_side *s, uint64_t iters)
 {
-	struct mbuf *m = s->m;
+	struct mbuf *m = s->ctx;
 	uint64_t t0 = now_ns();
 
 	for (uint64_t i = 0; i < iters; i++) {
@@ -305,23 +243,7 @@ static uint64_t pk_copyback(struct side *s, uint64_t iters)
 
 /* --- glibc */
 
-static uint64_t gl_malloc_free(struct side *s, uint64_t iters)
-{
-	size_t size = s->size;
-	uint64_t t0 = now_ns();
-
-	for (uint64_t i = 0; i < iters; i++) {
-		void *p = malloc(size);
-
-		if (__builtin_expect(!p, 0))
-			die("malloc", s->label);
-		touch(p, i);
-		free(p);
-	}
-	return now_ns() - t0;
-}
-
-static uint64_t gl_malloc_copy_free(struct side *s, uint64_t iters)
+static uint64_t gl_malloc_copy_free(struct bench_side *s, uint64_t iters)
 {
 	uint64_t t0 = now_ns();
 
@@ -339,7 +261,7 @@ static uint64_t gl_malloc_copy_free(struct side *s, uint64_t iters)
 	return now_ns() - t0;
 }
 
-static uint64_t gl_memmove(struct side *s, uint64_t iters)
+static uint64_t gl_memmove(struct bench_side *s, uint64_t iters)
 {
 	static const unsigned char eth[HDR_LEN] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0, 0, 1, 8, 0 };
 	unsigned char *buf = flat_dst;
@@ -359,7 +281,7 @@ static uint64_t gl_memmove(struct side *s, uint64_t iters)
 	return now_ns() - t0;
 }
 
-static uint64_t gl_memcpy(struct side *s, uint64_t iters)
+static uint64_t gl_memcpy(struct bench_side *s, uint64_t iters)
 {
 	size_t size = s->size;
 	uint64_t t0 = now_ns();
@@ -374,90 +296,56 @@ static uint64_t gl_memcpy(struct side *s, uint64_t iters)
 
 /* ---------------------------------------------------------------- workloads */
 
-enum kind { K_GET_FREE, K_HDR_CLUSTER, K_COPYPACKET, K_PREPEND_ADJ, K_PULLUP, K_COPYDATA, K_COPYBACK };
+/* The pktmem side's fixture packet (a workload's arg). */
+enum { FIX_NONE, FIX_CLUSTER, FIX_CLUSTER_HEADROOM, FIX_CHAIN_20, FIX_CHAIN_54 };
 
-struct workload {
-	const char *id;
-	enum kind kind;
-	size_t size; /* bytes the glibc side allocates or copies */
-	const char *what;
-	int reps;
-	double pk[MAX_REPS], gl[MAX_REPS];
-	double pk_med, gl_med;
-};
-
-static struct workload workloads[] = {
-	{ .id = "get_free", .kind = K_GET_FREE, .size = 256,
+/* size: bytes the glibc side allocates or copies */
+static struct bench_workload workloads[] = {
+	{ .id = "get_free", .size = 256, .pk_run = pk_get_free, .peer_run = bench_malloc_free,
 	  .what = "m_get+m_free vs malloc(256)+free" },
-	{ .id = "hdr_cluster", .kind = K_HDR_CLUSTER, .size = 2048,
+	{ .id = "hdr_cluster", .size = 2048, .pk_run = pk_hdr_cluster, .peer_run = bench_malloc_free,
 	  .what = "m_gethdr+MCLGET+m_freem vs malloc(2048)+free" },
-	{ .id = "copypacket", .kind = K_COPYPACKET, .size = PKT_LEN,
-	  .what = "m_copypacket(1500-byte cluster pkt)+m_freem vs malloc+memcpy(1500)+free" },
-	{ .id = "prepend_adj", .kind = K_PREPEND_ADJ, .size = PKT_LEN,
+	{ .id = "copypacket", .size = PKT_LEN, .pk_run = pk_copypacket, .peer_run = gl_malloc_copy_free,
+	  .arg = FIX_CLUSTER, .what = "m_copypacket(1500-byte cluster pkt)+m_freem vs malloc+memcpy(1500)+free" },
+	{ .id = "prepend_adj", .size = PKT_LEN, .pk_run = pk_prepend_adj, .peer_run = gl_memmove,
+	  .arg = FIX_CLUSTER_HEADROOM,
 	  .what = "M_PREPEND 14 (headroom)+write+m_adj 14 vs memmove(1500) by 14+write 14" },
-	{ .id = "pullup40", .kind = K_PULLUP, .size = 40,
+	{ .id = "pullup40", .size = 40, .pk_run = pk_pullup, .peer_run = gl_memcpy, .arg = FIX_CHAIN_20,
 	  .what = "m_pullup 40 of 20+1480 chain (+3-field reset) vs memcpy(40)" },
-	{ .id = "copydata", .kind = K_COPYDATA, .size = PKT_LEN,
+	{ .id = "copydata", .size = PKT_LEN, .pk_run = pk_copydata, .peer_run = gl_memcpy, .arg = FIX_CHAIN_54,
 	  .what = "m_copydata 1500 of 54+1446 chain vs memcpy(1500)" },
-	{ .id = "copyback", .kind = K_COPYBACK, .size = PKT_LEN,
+	{ .id = "copyback", .size = PKT_LEN, .pk_run = pk_copyback, .peer_run = gl_memcpy, .arg = FIX_CHAIN_54,
 	  .what = "m_copyback 1500 into 54+1446 chain vs memcpy(1500)" },
 };
 
-#define NR_WORKLOADS (sizeof(workloads) / sizeof(workloads[0]))
-
-static void sides_for(struct workload *w, struct side *pk, struct side *gl)
+static void setup(struct bench_workload *w, struct bench_side *pk, struct bench_side *gl)
 {
-	memset(pk, 0, sizeof(*pk));
-	memset(gl, 0, sizeof(*gl));
-	pk->label = "pktmem";
-	gl->label = "glibc";
-	pk->size = gl->size = w->size;
-
-	switch (w->kind) {
-	case K_GET_FREE:
-		pk->run = pk_get_free;
-		gl->run = gl_malloc_free;
+	(void)gl;
+	switch (w->arg) {
+	case FIX_CLUSTER:
+		pk->ctx = cluster_packet(PKT_LEN, 0);
 		break;
-	case K_HDR_CLUSTER:
-		pk->run = pk_hdr_cluster;
-		gl->run = gl_malloc_free;
+	case FIX_CLUSTER_HEADROOM:
+		pk->ctx = cluster_packet(PKT_LEN, HEADROOM);
 		break;
-	case K_COPYPACKET:
-		pk->run = pk_copypacket;
-		pk->m = cluster_packet(PKT_LEN, 0);
-		gl->run = gl_malloc_copy_free;
+	case FIX_CHAIN_20:
+		pk->ctx = two_mbuf_packet(20, PKT_LEN - 20);
 		break;
-	case K_PREPEND_ADJ:
-		pk->run = pk_prepend_adj;
-		pk->m = cluster_packet(PKT_LEN, HEADROOM);
-		gl->run = gl_memmove;
-		break;
-	case K_PULLUP:
-		pk->run = pk_pullup;
-		pk->m = two_mbuf_packet(20, PKT_LEN - 20);
-		gl->run = gl_memcpy;
-		break;
-	case K_COPYDATA:
-		pk->run = pk_copydata;
-		pk->m = two_mbuf_packet(54, PKT_LEN - 54);
-		gl->run = gl_memcpy;
-		break;
-	case K_COPYBACK:
-		pk->run = pk_copyback;
-		pk->m = two_mbuf_packet(54, PKT_LEN - 54);
-		gl->run = gl_memcpy;
+	case FIX_CHAIN_54:
+		pk->ctx = two_mbuf_packet(54, PKT_LEN - 54);
 		break;
 	}
 }
 
 /* Free the fixture and check that nothing is left allocated. */
-static int sides_done(struct side *pk, const struct workload *w)
+static int teardown(struct bench_workload *w, struct bench_side *pk, struct bench_side *gl)
 {
-	m_freem(pk->m);
-	pk->m = NULL;
 	unsigned long long mbufs, clusters;
 	struct pktmem_stats st;
 
+	(void)gl;
+	m_freem(pk->ctx);
+	pk->ctx = NULL;
 	kmem_cache_stats(pktmem_mbuf_cache(), &st);
 	mbufs = st.in_use;
 	kmem_cache_stats(pktmem_cluster_cache(), &st);
@@ -470,223 +358,39 @@ static int sides_done(struct side *pk, const struct workload *w)
 	return 0;
 }
 
-/*
- * Grow the iteration count until one run takes a tenth of the target, then
- * scale to the target. The runs on the way are the warm-up.
- */
-static uint64_t calibrate(struct side *s)
-{
-	uint64_t target = (uint64_t)opt.target_ms * 1000000u;
-	uint64_t iters = 1024;
-	uint64_t t;
+/* ---------------------------------------------------------------- main */
 
-	for (;;) {
-		t = s->run(s, iters);
-		if (t >= target / 10 || iters >= (1ULL << 40))
-			break;
-		iters *= t < target / 100 ? 8 : 2;
-	}
-	t = s->run(s, iters); /* once more, warm */
-	if (t == 0)
-		t = 1;
-	iters = (uint64_t)((double)iters * (double)target / (double)t);
-	iters += iters & 1; /* the memmove side works in pairs */
-	return iters ? iters : 2;
+static bool option(int argc, char **argv, int *i)
+{
+	(void)argc;
+	/* --no-pin: accepted for run.sh compatibility: nothing here is pinned */
+	return !strcmp(argv[*i], "--no-pin");
 }
 
-static int run_workload(struct workload *w)
+static int prepare(struct bench *b)
 {
-	struct side pk, gl;
-	uint64_t pk_iters, gl_iters;
-
-	sides_for(w, &pk, &gl);
-	pk_iters = calibrate(&pk);
-	gl_iters = calibrate(&gl);
-
-	w->reps = opt.reps;
-	for (int r = 0; r < opt.reps; r++) {
-		for (int k = 0; k < 2; k++) {
-			bool do_pk = (k == 0) == (r % 2 == 0);
-			struct side *s = do_pk ? &pk : &gl;
-			uint64_t iters = do_pk ? pk_iters : gl_iters;
-			double ns = (double)s->run(s, iters) / (double)iters;
-
-			(do_pk ? w->pk : w->gl)[r] = ns;
-		}
-	}
-	w->pk_med = median(w->pk, w->reps);
-	w->gl_med = median(w->gl, w->reps);
-	return sides_done(&pk, w);
-}
-
-/* ---------------------------------------------------------------- output */
-
-static bool selected(const struct workload *w)
-{
-	return !opt.filter || strstr(w->id, opt.filter);
-}
-
-static double spread(const double *v, int n, double med)
-{
-	double lo = v[0], hi = v[0];
-
-	for (int i = 1; i < n; i++) {
-		lo = v[i] < lo ? v[i] : lo;
-		hi = v[i] > hi ? v[i] : hi;
-	}
-	return med > 0 ? 100.0 * (hi - lo) / med : 0;
-}
-
-static void print_table(FILE *out)
-{
-	fprintf(out, "| %-13s | %5s | %11s | %11s | %8s | %8s | %8s | %9s |\n", "workload", "size", "pktmem ns",
-		"glibc ns", "ratio", "pktmem", "glibc", "spread %");
-	fprintf(out, "| %-13s | %5s | %11s | %11s | %8s | %8s | %8s | %9s |\n", "", "B", "per op", "per op",
-		"pk/glibc", "Mop/s", "Mop/s", "pk/glibc");
-	fprintf(out, "|---------------|------:|------------:|------------:|---------:|---------:|---------:|----------:|\n");
-	for (size_t i = 0; i < NR_WORKLOADS; i++) {
-		const struct workload *w = &workloads[i];
-		char sp[32];
-
-		if (!selected(w))
-			continue;
-		snprintf(sp, sizeof(sp), "%.0f/%.0f", spread(w->pk, w->reps, w->pk_med),
-			 spread(w->gl, w->reps, w->gl_med));
-		fprintf(out, "| %-13s | %5zu | %11.2f | %11.2f | %8.3f | %8.1f | %8.1f | %9s |\n", w->id, w->size,
-			w->pk_med, w->gl_med, w->pk_med / w->gl_med, 1000.0 / w->pk_med, 1000.0 / w->gl_med, sp);
-	}
-	fprintf(out, "\nmedian of %d repetitions of ~%u ms each side, interleaved. ratio = pktmem/glibc ns per op:\n"
-		"below 1 pktmem is faster. size = bytes the glibc side allocates or copies.\n"
-		"spread = (max-min)/median over the repetitions, in %%. Workloads: bench_mbuf --list.\n",
-		opt.reps, opt.target_ms);
-}
-
-static void print_json(FILE *out)
-{
-	char host[64] = "";
-	bool first = true;
-
-	gethostname(host, sizeof(host) - 1);
-	fprintf(out, "{\"bench\": \"bench_mbuf\", \"pktmem_version\": \"%s\", \"host\": \"%s\", \"cpus\": %ld,"
-		" \"reps\": %d, \"target_ms\": %u, \"unit\": \"ns/op\", \"results\": [\n",
-		pktmem_version_string(), host, sysconf(_SC_NPROCESSORS_ONLN), opt.reps, opt.target_ms);
-	/* One result per line, as bench_mem writes them: bench/run.sh reads this with awk. */
-	for (size_t i = 0; i < NR_WORKLOADS; i++) {
-		const struct workload *w = &workloads[i];
-
-		if (!selected(w))
-			continue;
-		fprintf(out, "%s{\"id\": \"%s\", \"size\": %zu, \"what\": \"%s\", \"pktmem_ns\": %.3f, \"glibc_ns\": %.3f,"
-			" \"ratio\": %.4f, \"pktmem_reps\": [", first ? "  " : ",\n  ",
-			w->id, w->size, w->what, w->pk_med, w->gl_med, w->pk_med / w->gl_med);
-		for (int r = 0; r < w->reps; r++)
-			fprintf(out, "%s%.3f", r ? ", " : "", w->pk[r]);
-		fprintf(out, "], \"glibc_reps\": [");
-		for (int r = 0; r < w->reps; r++)
-			fprintf(out, "%s%.3f", r ? ", " : "", w->gl[r]);
-		fprintf(out, "]}");
-		first = false;
-	}
-	fprintf(out, "\n]}\n");
-}
-
-static void usage(FILE *out, const char *argv0)
-{
-	fprintf(out,
-		"usage: %s [options]\n"
-		"  --quick         3 repetitions of ~10 ms (a smoke run)\n"
-		"  --reps N        repetitions per side (default 7, at most %d)\n"
-		"  --ms T          target milliseconds per repetition (default 50)\n"
-		"  --filter STR    only workloads whose id contains STR\n"
-		"  --json          JSON on stdout instead of the table\n"
-		"  --json=FILE     the table on stdout and JSON into FILE\n"
-		"  --list          list the workloads\n",
-		argv0, MAX_REPS);
-}
-
-static bool parse_uint(const char *s, unsigned long max, unsigned long *out)
-{
-	char *end;
-
-	errno = 0;
-	*out = strtoul(s, &end, 10);
-	return s[0] != '-' && !errno && end != s && !*end && *out >= 1 && *out <= max;
+	(void)b;
+	for (size_t i = 0; i < sizeof(flat_src); i++)
+		flat_src[i] = (unsigned char)(i * 7 + 1);
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
-	FILE *json = NULL, *table = stdout;
-	unsigned long v;
-	int leaked = 0;
+	static struct bench bench = {
+		.name = "bench_mbuf",
+		.versus = " mbufs vs glibc malloc/memcpy",
+		.footer = ". ratio = pktmem/glibc ns per op:\n"
+			  "below 1 pktmem is faster. size = bytes the glibc side allocates or copies.\n"
+			  "spread = (max-min)/median over the repetitions, in %. Workloads: bench_mbuf --list.\n",
+		.workloads = workloads,
+		.nr_workloads = sizeof(workloads) / sizeof(workloads[0]),
+		.even_iters = true, /* the memmove side works in pairs */
+		.option = option,
+		.prepare = prepare,
+		.setup = setup,
+		.teardown = teardown,
+	};
 
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-
-		if (!strcmp(a, "--quick")) {
-			opt.reps = 3;
-			opt.target_ms = 10;
-		} else if (!strcmp(a, "--reps") && i + 1 < argc && parse_uint(argv[i + 1], MAX_REPS, &v)) {
-			opt.reps = (int)v;
-			i++;
-		} else if (!strcmp(a, "--ms") && i + 1 < argc && parse_uint(argv[i + 1], 100000, &v)) {
-			opt.target_ms = (unsigned)v;
-			i++;
-		} else if (!strcmp(a, "--filter") && i + 1 < argc) {
-			opt.filter = argv[++i];
-		} else if (!strcmp(a, "--json")) {
-			opt.json = "-";
-		} else if (!strncmp(a, "--json=", 7) && a[7]) {
-			opt.json = a + 7;
-		} else if (!strcmp(a, "--no-pin")) {
-			/* accepted for run.sh compatibility: nothing here is pinned */
-		} else if (!strcmp(a, "--list")) {
-			opt.list = true;
-		} else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-			usage(stdout, argv[0]);
-			return 0;
-		} else {
-			usage(stderr, argv[0]);
-			return 2;
-		}
-	}
-	if (opt.list) {
-		for (size_t i = 0; i < NR_WORKLOADS; i++)
-			printf("%-13s %5zu  %s\n", workloads[i].id, workloads[i].size, workloads[i].what);
-		return 0;
-	}
-	if (opt.json && strcmp(opt.json, "-")) {
-		json = fopen(opt.json, "w");
-		if (!json) {
-			perror(opt.json);
-			return 1;
-		}
-	} else if (opt.json) {
-		json = stdout;
-		table = NULL;
-	}
-	for (size_t i = 0; i < sizeof(flat_src); i++)
-		flat_src[i] = (unsigned char)(i * 7 + 1);
-
-	if (table)
-		fprintf(table, "bench_mbuf: pktmem %s mbufs vs glibc malloc/memcpy, %ld CPUs, %d reps x ~%u ms\n\n",
-			pktmem_version_string(), sysconf(_SC_NPROCESSORS_ONLN), opt.reps, opt.target_ms);
-	for (size_t i = 0; i < NR_WORKLOADS; i++) {
-		if (!selected(&workloads[i]))
-			continue;
-		leaked |= run_workload(&workloads[i]);
-		if (table) {
-			fprintf(stderr, ".");
-			fflush(stderr);
-		}
-	}
-	if (table) {
-		fprintf(stderr, "\n");
-		print_table(table);
-	}
-	if (json) {
-		print_json(json);
-		if (json != stdout)
-			fclose(json);
-	}
-	return leaked;
+	return bench_main(&bench, argc, argv);
 }

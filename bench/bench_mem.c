@@ -37,7 +37,6 @@
  * allocation can be optimised away.
  */
 #define _GNU_SOURCE
-#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <sched.h>
@@ -47,73 +46,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <pktmem/gfp.h>
 #include <pktmem/slab.h>
 #include <pktmem/mempool.h>
 #include <pktmem/pktmem.h>
 
+#include "bench_harness.h"
+
 #define BURST 32
 #define RING_SLOTS 1024          /* a power of two, a multiple of BURST */
-#define MAX_REPS 101
 #define POOL_RESERVE 64
 
-/* ---------------------------------------------------------------- helpers */
+/* ---------------------------------------------------------------- pinning */
 
-static inline void escape(void *p)
-{
-	__asm__ __volatile__("" : : "r"(p) : "memory");
-}
-
-/* Write the first byte, as a user of the buffer would, then let it escape. */
-static inline void touch(void *p, uint64_t i)
-{
-	*(volatile unsigned char *)p = (unsigned char)i;
-	escape(p);
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void die(const char *what, const char *side)
-{
-	fprintf(stderr, "bench_mem: %s failed (%s side)\n", what, side);
-	exit(1);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double median(const double *v, int n)
-{
-	double s[MAX_REPS];
-
-	memcpy(s, v, (size_t)n * sizeof(*s));
-	qsort(s, (size_t)n, sizeof(*s), cmp_double);
-	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-}
-
-/* ---------------------------------------------------------------- options */
-
-static struct {
-	int reps;
-	unsigned target_ms;
-	const char *filter;
-	const char *json;        /* NULL: none; "-": stdout */
-	bool pin;
-	bool list;
-} opt = { 7, 50, NULL, NULL, true, false };
+static bool pin = true;          /* --no-pin clears it */
 
 /* The first two CPUs this process may run on, for the cross-thread pair. */
 static int cpu_a = -1, cpu_b = -1;
@@ -122,7 +69,7 @@ static void find_cpus(void)
 {
 	cpu_set_t set;
 
-	if (!opt.pin || sched_getaffinity(0, sizeof(set), &set))
+	if (!pin || sched_getaffinity(0, sizeof(set), &set))
 		return;
 	for (int c = 0; c < CPU_SETSIZE; c++) {
 		if (!CPU_ISSET(c, &set))
@@ -152,13 +99,11 @@ static void pin_self(int cpu)
 /* ---------------------------------------------------------------- sides */
 
 /*
- * One side of a workload. run() performs @iters iterations and returns the
- * nanoseconds they took; each iteration is @ops_per_iter operations.
+ * The pktmem side's fixture (its ctx); the glibc side has none (ctx NULL).
+ * Each op performs @iters iterations and returns the nanoseconds they took;
+ * an iteration is the workload's ops_per_iter operations.
  */
-struct side {
-	uint64_t (*run)(struct side *s, uint64_t iters);
-	const char *label;       /* "pktmem" or "glibc" */
-	size_t size;
+struct fixture {
 	struct kmem_cache *cache;
 	mempool_t *pool;
 	bool bulk;
@@ -166,9 +111,9 @@ struct side {
 
 /* --- one at a time */
 
-static uint64_t slab_single(struct side *s, uint64_t iters)
+static uint64_t slab_single(struct bench_side *s, uint64_t iters)
 {
-	struct kmem_cache *c = s->cache;
+	struct kmem_cache *c = ((struct fixture *)s->ctx)->cache;
 	uint64_t t0 = now_ns();
 
 	for (uint64_t i = 0; i < iters; i++) {
@@ -182,25 +127,9 @@ static uint64_t slab_single(struct side *s, uint64_t iters)
 	return now_ns() - t0;
 }
 
-static uint64_t malloc_single(struct side *s, uint64_t iters)
+static uint64_t mempool_single(struct bench_side *s, uint64_t iters)
 {
-	size_t size = s->size;
-	uint64_t t0 = now_ns();
-
-	for (uint64_t i = 0; i < iters; i++) {
-		void *p = malloc(size);
-
-		if (__builtin_expect(!p, 0))
-			die("malloc", s->label);
-		touch(p, i);
-		free(p);
-	}
-	return now_ns() - t0;
-}
-
-static uint64_t mempool_single(struct side *s, uint64_t iters)
-{
-	mempool_t *pool = s->pool;
+	mempool_t *pool = ((struct fixture *)s->ctx)->pool;
 	uint64_t t0 = now_ns();
 
 	for (uint64_t i = 0; i < iters; i++) {
@@ -214,7 +143,7 @@ static uint64_t mempool_single(struct side *s, uint64_t iters)
 	return now_ns() - t0;
 }
 
-static uint64_t kmalloc_single(struct side *s, uint64_t iters)
+static uint64_t kmalloc_single(struct bench_side *s, uint64_t iters)
 {
 	size_t size = s->size;
 	uint64_t t0 = now_ns();
@@ -232,9 +161,9 @@ static uint64_t kmalloc_single(struct side *s, uint64_t iters)
 
 /* --- bursts of 32 */
 
-static uint64_t slab_bulk(struct side *s, uint64_t iters)
+static uint64_t slab_bulk(struct bench_side *s, uint64_t iters)
 {
-	struct kmem_cache *c = s->cache;
+	struct kmem_cache *c = ((struct fixture *)s->ctx)->cache;
 	void *p[BURST];
 	uint64_t t0 = now_ns();
 
@@ -248,7 +177,7 @@ static uint64_t slab_bulk(struct side *s, uint64_t iters)
 	return now_ns() - t0;
 }
 
-static uint64_t malloc_bulk(struct side *s, uint64_t iters)
+static uint64_t malloc_bulk(struct bench_side *s, uint64_t iters)
 {
 	size_t size = s->size;
 	void *p[BURST];
@@ -277,7 +206,7 @@ struct xring {
 };
 
 struct xrun {
-	struct side *s;
+	struct bench_side *s;
 	struct xring ring;
 	uint64_t warm, iters;                /* bursts */
 	uint64_t t0, t1;
@@ -298,7 +227,8 @@ static inline void spin(unsigned *n)
 static void *xthread_alloc(void *arg)
 {
 	struct xrun *x = arg;
-	struct side *s = x->s;
+	struct bench_side *s = x->s;
+	struct fixture *f = s->ctx;
 	struct xring *r = &x->ring;
 	uint64_t head = 0;
 
@@ -311,12 +241,12 @@ static void *xthread_alloc(void *arg)
 			x->t0 = now_ns();
 		while (head - atomic_load_explicit(&r->tail, memory_order_acquire) > RING_SLOTS - BURST)
 			spin(&n);
-		if (s->cache && s->bulk) {
-			if (kmem_cache_alloc_bulk(s->cache, GFP_KERNEL, BURST, slot) != BURST)
+		if (f && f->bulk) {
+			if (kmem_cache_alloc_bulk(f->cache, GFP_KERNEL, BURST, slot) != BURST)
 				die("kmem_cache_alloc_bulk", s->label);
-		} else if (s->cache) {
+		} else if (f) {
 			for (int j = 0; j < BURST; j++)
-				if (!(slot[j] = kmem_cache_alloc(s->cache, GFP_KERNEL)))
+				if (!(slot[j] = kmem_cache_alloc(f->cache, GFP_KERNEL)))
 					die("kmem_cache_alloc", s->label);
 		} else {
 			for (int j = 0; j < BURST; j++)
@@ -334,7 +264,7 @@ static void *xthread_alloc(void *arg)
 static void *xthread_free(void *arg)
 {
 	struct xrun *x = arg;
-	struct side *s = x->s;
+	struct fixture *f = x->s->ctx;
 	struct xring *r = &x->ring;
 	uint64_t tail = 0, end = (x->warm + x->iters) * BURST;
 
@@ -346,11 +276,11 @@ static void *xthread_free(void *arg)
 		/* Bursts are published whole and never straddle the ring's end. */
 		while (atomic_load_explicit(&r->head, memory_order_acquire) == tail)
 			spin(&n);
-		if (s->cache && s->bulk) {
-			kmem_cache_free_bulk(s->cache, BURST, slot);
-		} else if (s->cache) {
+		if (f && f->bulk) {
+			kmem_cache_free_bulk(f->cache, BURST, slot);
+		} else if (f) {
 			for (int j = 0; j < BURST; j++)
-				kmem_cache_free(s->cache, slot[j]);
+				kmem_cache_free(f->cache, slot[j]);
 		} else {
 			for (int j = 0; j < BURST; j++)
 				free(slot[j]);
@@ -362,7 +292,7 @@ static void *xthread_free(void *arg)
 	return NULL;
 }
 
-static uint64_t xthread(struct side *s, uint64_t iters)
+static uint64_t xthread(struct bench_side *s, uint64_t iters)
 {
 	static struct xrun x; /* 8 KiB ring: off the stack; one run at a time */
 	pthread_t a, b;
@@ -382,332 +312,112 @@ static uint64_t xthread(struct side *s, uint64_t iters)
 
 /* ---------------------------------------------------------------- workloads */
 
-enum kind { K_SLAB, K_SLAB_BULK, K_XTHREAD, K_XTHREAD_BULK, K_MEMPOOL, K_KMALLOC };
+/* What a workload's pktmem side needs (its arg). */
+enum { F_CACHE = 1, F_POOL = 2, F_BULK = 4 };
 
-struct workload {
-	const char *id;
-	enum kind kind;
-	size_t size;
-	unsigned ops_per_iter;
-	const char *what;
-	/* results, ns per operation */
-	int reps;
-	double pk[MAX_REPS], gl[MAX_REPS];
-	double pk_med, gl_med;
-};
-
-static struct workload workloads[] = {
-	{ .id = "slab_single", .kind = K_SLAB, .size = 2048, .ops_per_iter = 1,
+static struct bench_workload workloads[] = {
+	{ .id = "slab_single", .size = 2048, .pk_run = slab_single, .peer_run = bench_malloc_free, .arg = F_CACHE,
 	  .what = "kmem_cache_alloc+free vs malloc+free" },
-	{ .id = "slab_single", .kind = K_SLAB, .size = 256, .ops_per_iter = 1,
+	{ .id = "slab_single", .size = 256, .pk_run = slab_single, .peer_run = bench_malloc_free, .arg = F_CACHE,
 	  .what = "kmem_cache_alloc+free vs malloc+free" },
-	{ .id = "slab_bulk32", .kind = K_SLAB_BULK, .size = 2048, .ops_per_iter = BURST,
-	  .what = "alloc_bulk/free_bulk 32 vs 32 malloc, 32 free" },
-	{ .id = "slab_bulk32", .kind = K_SLAB_BULK, .size = 256, .ops_per_iter = BURST,
-	  .what = "alloc_bulk/free_bulk 32 vs 32 malloc, 32 free" },
-	{ .id = "xthread", .kind = K_XTHREAD, .size = 2048, .ops_per_iter = BURST,
-	  .what = "alloc on A, ring (burst 32), free on B" },
-	{ .id = "xthread_bulk", .kind = K_XTHREAD_BULK, .size = 2048, .ops_per_iter = BURST,
-	  .what = "as xthread, pktmem side alloc_bulk/free_bulk" },
-	{ .id = "mempool", .kind = K_MEMPOOL, .size = 2048, .ops_per_iter = 1,
-	  .what = "mempool_alloc+free (slab pool) vs malloc+free" },
-	{ .id = "kmalloc", .kind = K_KMALLOC, .size = 2048, .ops_per_iter = 1,
+	{ .id = "slab_bulk32", .size = 2048, .pk_run = slab_bulk, .peer_run = malloc_bulk, .arg = F_CACHE,
+	  .ops_per_iter = BURST, .what = "alloc_bulk/free_bulk 32 vs 32 malloc, 32 free" },
+	{ .id = "slab_bulk32", .size = 256, .pk_run = slab_bulk, .peer_run = malloc_bulk, .arg = F_CACHE,
+	  .ops_per_iter = BURST, .what = "alloc_bulk/free_bulk 32 vs 32 malloc, 32 free" },
+	{ .id = "xthread", .size = 2048, .pk_run = xthread, .peer_run = xthread, .arg = F_CACHE,
+	  .ops_per_iter = BURST, .what = "alloc on A, ring (burst 32), free on B" },
+	{ .id = "xthread_bulk", .size = 2048, .pk_run = xthread, .peer_run = xthread, .arg = F_CACHE | F_BULK,
+	  .ops_per_iter = BURST, .what = "as xthread, pktmem side alloc_bulk/free_bulk" },
+	{ .id = "mempool", .size = 2048, .pk_run = mempool_single, .peer_run = bench_malloc_free,
+	  .arg = F_CACHE | F_POOL, .what = "mempool_alloc+free (slab pool) vs malloc+free" },
+	{ .id = "kmalloc", .size = 2048, .pk_run = kmalloc_single, .peer_run = bench_malloc_free,
 	  .what = "kmalloc+kfree vs malloc+free" },
-	{ .id = "kmalloc", .kind = K_KMALLOC, .size = 256, .ops_per_iter = 1,
+	{ .id = "kmalloc", .size = 256, .pk_run = kmalloc_single, .peer_run = bench_malloc_free,
 	  .what = "kmalloc+kfree vs malloc+free" },
 };
 
-#define NR_WORKLOADS (sizeof(workloads) / sizeof(workloads[0]))
+static struct fixture fixture;
 
-static void sides_for(struct workload *w, struct side *pk, struct side *gl)
+static void setup(struct bench_workload *w, struct bench_side *pk, struct bench_side *gl)
 {
-	memset(pk, 0, sizeof(*pk));
-	memset(gl, 0, sizeof(*gl));
-	pk->label = "pktmem";
-	gl->label = "glibc";
-	pk->size = gl->size = w->size;
-
-	switch (w->kind) {
-	case K_SLAB:
-		pk->run = slab_single;
-		gl->run = malloc_single;
-		break;
-	case K_SLAB_BULK:
-		pk->run = slab_bulk;
-		gl->run = malloc_bulk;
-		break;
-	case K_XTHREAD_BULK:
-		pk->bulk = true;
-		/* fall through */
-	case K_XTHREAD:
-		pk->run = xthread;
-		gl->run = xthread;
-		break;
-	case K_MEMPOOL:
-		pk->run = mempool_single;
-		gl->run = malloc_single;
-		break;
-	case K_KMALLOC:
-		pk->run = kmalloc_single;
-		gl->run = malloc_single;
-		break;
-	}
-	if (w->kind != K_KMALLOC) {
+	(void)gl;
+	memset(&fixture, 0, sizeof(fixture));
+	pk->ctx = &fixture;
+	fixture.bulk = w->arg & F_BULK;
+	if (w->arg & F_CACHE) {
 		char name[48];
 
 		snprintf(name, sizeof(name), "bench_%s_%zu", w->id, w->size);
-		pk->cache = kmem_cache_create(name, (unsigned)w->size, 0, 0, NULL);
-		if (!pk->cache)
+		fixture.cache = kmem_cache_create(name, (unsigned)w->size, 0, 0, NULL);
+		if (!fixture.cache)
 			die("kmem_cache_create", "pktmem");
 	}
-	if (w->kind == K_MEMPOOL) {
-		pk->pool = mempool_create_slab_pool(POOL_RESERVE, pk->cache);
-		if (!pk->pool)
+	if (w->arg & F_POOL) {
+		fixture.pool = mempool_create_slab_pool(POOL_RESERVE, fixture.cache);
+		if (!fixture.pool)
 			die("mempool_create_slab_pool", "pktmem");
 	}
 }
 
 /* Check that everything came back, then free the side's cache and pool. */
-static int sides_done(struct side *pk)
+static int teardown(struct bench_workload *w, struct bench_side *pk, struct bench_side *gl)
 {
+	struct fixture *f = pk->ctx;
 	struct pktmem_stats st;
 	int leaked = 0;
 
-	if (pk->pool) {
-		if (mempool_stats(pk->pool, &st) == 0 && st.in_use) {
+	(void)w, (void)gl;
+	if (f->pool) {
+		if (mempool_stats(f->pool, &st) == 0 && st.in_use) {
 			fprintf(stderr, "bench_mem: pool %s: %" PRIu64 " elements in use\n", st.name, st.in_use);
 			leaked = 1;
 		}
-		mempool_destroy(pk->pool);
+		mempool_destroy(f->pool);
 	}
-	if (pk->cache) {
-		if (kmem_cache_stats(pk->cache, &st) == 0 && st.in_use) {
+	if (f->cache) {
+		if (kmem_cache_stats(f->cache, &st) == 0 && st.in_use) {
 			fprintf(stderr, "bench_mem: cache %s: %" PRIu64 " objects in use\n", st.name, st.in_use);
 			return 1; /* destroying it would raise a diagnostic */
 		}
-		kmem_cache_destroy(pk->cache);
+		kmem_cache_destroy(f->cache);
 	}
 	return leaked;
 }
 
-/*
- * Grow the iteration count until one run takes a tenth of the target, then
- * scale to the target. The runs on the way are the warm-up.
- */
-static uint64_t calibrate(struct side *s, unsigned ops_per_iter)
-{
-	uint64_t target = (uint64_t)opt.target_ms * 1000000u;
-	uint64_t iters = ops_per_iter > 1 ? 64 : 1024;
-	uint64_t t;
+/* ---------------------------------------------------------------- main */
 
-	for (;;) {
-		t = s->run(s, iters);
-		if (t >= target / 10 || iters >= (1ULL << 40))
-			break;
-		iters *= t < target / 100 ? 8 : 2;
-	}
-	t = s->run(s, iters); /* once more, warm */
-	if (t == 0)
-		t = 1;
-	iters = (uint64_t)((double)iters * (double)target / (double)t);
-	return iters ? iters : 1;
+static bool option(int argc, char **argv, int *i)
+{
+	(void)argc;
+	if (strcmp(argv[*i], "--no-pin"))
+		return false;
+	pin = false;
+	return true;
 }
 
-static int run_workload(struct workload *w)
+static int prepare(struct bench *b)
 {
-	struct side pk, gl;
-	uint64_t pk_iters, gl_iters;
-
-	sides_for(w, &pk, &gl);
-	pk_iters = calibrate(&pk, w->ops_per_iter);
-	gl_iters = calibrate(&gl, w->ops_per_iter);
-
-	w->reps = opt.reps;
-	for (int r = 0; r < opt.reps; r++) {
-		for (int k = 0; k < 2; k++) {
-			bool do_pk = (k == 0) == (r % 2 == 0);
-			struct side *s = do_pk ? &pk : &gl;
-			uint64_t iters = do_pk ? pk_iters : gl_iters;
-			double ns = (double)s->run(s, iters) / ((double)iters * w->ops_per_iter);
-
-			(do_pk ? w->pk : w->gl)[r] = ns;
-		}
-	}
-	w->pk_med = median(w->pk, w->reps);
-	w->gl_med = median(w->gl, w->reps);
-	return sides_done(&pk);
-}
-
-/* ---------------------------------------------------------------- output */
-
-static bool selected(const struct workload *w)
-{
-	return !opt.filter || strstr(w->id, opt.filter);
-}
-
-static double spread(const double *v, int n, double med)
-{
-	double lo = v[0], hi = v[0];
-
-	for (int i = 1; i < n; i++) {
-		lo = v[i] < lo ? v[i] : lo;
-		hi = v[i] > hi ? v[i] : hi;
-	}
-	return med > 0 ? 100.0 * (hi - lo) / med : 0;
-}
-
-static void print_table(FILE *out)
-{
-	fprintf(out, "| %-13s | %5s | %11s | %11s | %8s | %8s | %8s | %9s |\n",
-		"workload", "size", "pktmem ns", "glibc ns", "ratio", "pktmem", "glibc", "spread %");
-	fprintf(out, "| %-13s | %5s | %11s | %11s | %8s | %8s | %8s | %9s |\n",
-		"", "B", "per op", "per op", "pk/glibc", "Mop/s", "Mop/s", "pk/glibc");
-	fprintf(out, "|---------------|------:|------------:|------------:|---------:|---------:|---------:|----------:|\n");
-	for (size_t i = 0; i < NR_WORKLOADS; i++) {
-		const struct workload *w = &workloads[i];
-		char sp[32];
-
-		if (!selected(w))
-			continue;
-		snprintf(sp, sizeof(sp), "%.0f/%.0f", spread(w->pk, w->reps, w->pk_med),
-			 spread(w->gl, w->reps, w->gl_med));
-		fprintf(out, "| %-13s | %5zu | %11.2f | %11.2f | %8.3f | %8.1f | %8.1f | %9s |\n",
-			w->id, w->size, w->pk_med, w->gl_med, w->pk_med / w->gl_med,
-			1000.0 / w->pk_med, 1000.0 / w->gl_med, sp);
-	}
-	fprintf(out, "\nmedian of %d repetitions of ~%u ms each side, interleaved. ratio = pktmem/glibc ns per op:\n"
-		"below 1 pktmem is faster. Mop/s = 1000/ns (for xthread*: M buffers/s A->B; higher is better).\n"
-		"spread = (max-min)/median over the repetitions, in %%. Bursts count ns per object.\n",
-		opt.reps, opt.target_ms);
-}
-
-static void print_json(FILE *out)
-{
-	char host[64] = "";
-	bool first = true;
-
-	gethostname(host, sizeof(host) - 1);
-	fprintf(out, "{\"bench\": \"bench_mem\", \"pktmem_version\": \"%s\", \"host\": \"%s\", \"cpus\": %ld,"
-		" \"reps\": %d, \"target_ms\": %u, \"unit\": \"ns/op\", \"results\": [\n",
-		pktmem_version_string(), host, sysconf(_SC_NPROCESSORS_ONLN), opt.reps, opt.target_ms);
-	/* One result per line: bench/run.sh reads this with awk. */
-	for (size_t i = 0; i < NR_WORKLOADS; i++) {
-		const struct workload *w = &workloads[i];
-
-		if (!selected(w))
-			continue;
-		fprintf(out, "%s{\"id\": \"%s\", \"size\": %zu, \"what\": \"%s\", \"pktmem_ns\": %.3f, \"glibc_ns\": %.3f,"
-			" \"ratio\": %.4f, \"pktmem_reps\": [", first ? "  " : ",\n  ",
-			w->id, w->size, w->what, w->pk_med, w->gl_med, w->pk_med / w->gl_med);
-		for (int r = 0; r < w->reps; r++)
-			fprintf(out, "%s%.3f", r ? ", " : "", w->pk[r]);
-		fprintf(out, "], \"glibc_reps\": [");
-		for (int r = 0; r < w->reps; r++)
-			fprintf(out, "%s%.3f", r ? ", " : "", w->gl[r]);
-		fprintf(out, "]}");
-		first = false;
-	}
-	fprintf(out, "\n]}\n");
-}
-
-static void usage(FILE *out, const char *argv0)
-{
-	fprintf(out,
-		"usage: %s [options]\n"
-		"  --quick         3 repetitions of ~10 ms (a smoke run)\n"
-		"  --reps N        repetitions per side (default 7, at most %d)\n"
-		"  --ms T          target milliseconds per repetition (default 50)\n"
-		"  --filter STR    only workloads whose id contains STR\n"
-		"  --json          JSON on stdout instead of the table\n"
-		"  --json=FILE     the table on stdout and JSON into FILE\n"
-		"  --no-pin        do not pin the cross-thread pair to two CPUs\n"
-		"  --list          list the workloads\n",
-		argv0, MAX_REPS);
-}
-
-static bool parse_uint(const char *s, unsigned long max, unsigned long *out)
-{
-	char *end;
-
-	errno = 0;
-	*out = strtoul(s, &end, 10);
-	return s[0] != '-' && !errno && end != s && !*end && *out >= 1 && *out <= max;
+	find_cpus();
+	b->heading_tail = cpu_a >= 0 ? ", cross-thread pair pinned" : "";
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
-	FILE *json = NULL, *table = stdout;
-	unsigned long v;
-	int leaked = 0;
+	static struct bench bench = {
+		.name = "bench_mem",
+		.versus = " vs glibc malloc",
+		.footer = ". ratio = pktmem/glibc ns per op:\n"
+			  "below 1 pktmem is faster. Mop/s = 1000/ns (for xthread*: M buffers/s A->B; higher is better).\n"
+			  "spread = (max-min)/median over the repetitions, in %. Bursts count ns per object.\n",
+		.usage_end = "  --no-pin        do not pin the cross-thread pair to two CPUs\n",
+		.workloads = workloads,
+		.nr_workloads = sizeof(workloads) / sizeof(workloads[0]),
+		.option = option,
+		.prepare = prepare,
+		.setup = setup,
+		.teardown = teardown,
+	};
 
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-
-		if (!strcmp(a, "--quick")) {
-			opt.reps = 3;
-			opt.target_ms = 10;
-		} else if (!strcmp(a, "--reps") && i + 1 < argc && parse_uint(argv[i + 1], MAX_REPS, &v)) {
-			opt.reps = (int)v;
-			i++;
-		} else if (!strcmp(a, "--ms") && i + 1 < argc && parse_uint(argv[i + 1], 100000, &v)) {
-			opt.target_ms = (unsigned)v;
-			i++;
-		} else if (!strcmp(a, "--filter") && i + 1 < argc) {
-			opt.filter = argv[++i];
-		} else if (!strcmp(a, "--json")) {
-			opt.json = "-";
-		} else if (!strncmp(a, "--json=", 7) && a[7]) {
-			opt.json = a + 7;
-		} else if (!strcmp(a, "--no-pin")) {
-			opt.pin = false;
-		} else if (!strcmp(a, "--list")) {
-			opt.list = true;
-		} else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-			usage(stdout, argv[0]);
-			return 0;
-		} else {
-			usage(stderr, argv[0]);
-			return 2;
-		}
-	}
-	if (opt.list) {
-		for (size_t i = 0; i < NR_WORKLOADS; i++)
-			printf("%-13s %5zu  %s\n", workloads[i].id, workloads[i].size, workloads[i].what);
-		return 0;
-	}
-	if (opt.json && strcmp(opt.json, "-")) {
-		json = fopen(opt.json, "w");
-		if (!json) {
-			perror(opt.json);
-			return 1;
-		}
-	} else if (opt.json) {
-		json = stdout;
-		table = NULL;
-	}
-
-	find_cpus();
-	if (table)
-		fprintf(table, "bench_mem: pktmem %s vs glibc malloc, %ld CPUs, %d reps x ~%u ms%s\n\n",
-			pktmem_version_string(), sysconf(_SC_NPROCESSORS_ONLN), opt.reps, opt.target_ms,
-			cpu_a >= 0 ? ", cross-thread pair pinned" : "");
-	for (size_t i = 0; i < NR_WORKLOADS; i++) {
-		if (!selected(&workloads[i]))
-			continue;
-		leaked |= run_workload(&workloads[i]);
-		if (table) {
-			fprintf(stderr, ".");
-			fflush(stderr);
-		}
-	}
-	if (table) {
-		fprintf(stderr, "\n");
-		print_table(table);
-	}
-	if (json) {
-		print_json(json);
-		if (json != stdout)
-			fclose(json);
-	}
-	return leaked;
+	return bench_main(&bench, argc, argv);
 }
