@@ -177,9 +177,22 @@ size_t arena_bytes_mapped(void);
 #include <valgrind/memcheck.h>
 #define vg_noaccess(p, n) ((void)VALGRIND_MAKE_MEM_NOACCESS((p), (n)))
 #define vg_defined(p, n)  ((void)VALGRIND_MAKE_MEM_DEFINED((p), (n)))
+/*
+ * Each cache is also a memcheck mempool, so memcheck knows every object
+ * handed out (undefined until written, like malloc's) and lists the ones
+ * never given back among the blocks in use at exit.
+ */
+#define vg_pool_create(pool)      VALGRIND_CREATE_MEMPOOL((pool), 0, 0)
+#define vg_pool_destroy(pool)     VALGRIND_DESTROY_MEMPOOL(pool)
+#define vg_pool_alloc(pool, p, n) VALGRIND_MEMPOOL_ALLOC((pool), (p), (n))
+#define vg_pool_free(pool, p)     VALGRIND_MEMPOOL_FREE((pool), (p))
 #else
 #define vg_noaccess(p, n) ((void)(p), (void)(n))
 #define vg_defined(p, n)  ((void)(p), (void)(n))
+#define vg_pool_create(pool)      ((void)(pool))
+#define vg_pool_destroy(pool)     ((void)(pool))
+#define vg_pool_alloc(pool, p, n) ((void)(pool), (void)(p), (void)(n))
+#define vg_pool_free(pool, p)     ((void)(pool), (void)(p))
 #endif
 
 /* Free objects resting in our caches are poisoned, so a use after free is

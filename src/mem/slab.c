@@ -559,11 +559,20 @@ static inline struct tcache_entry *entry_fast(struct kmem_cache *c)
 
 /* ------------------------------------------------------------ alloc */
 
+/* memcheck: the object is handed out; constructed state counts as written. */
+static inline void vg_handed_out(struct kmem_cache *c, void *obj)
+{
+	vg_pool_alloc(c, obj, c->size);
+	if (c->ctor)
+		vg_defined(obj, c->size);
+}
+
 static inline void *obj_ready(struct kmem_cache *c, void *obj, gfp_t gfp)
 {
-	mem_unpoison(obj, c->size);
+	mem_unpoison(obj, c->size); /* readable for the debug check below */
 	if (unlikely(debug_on()))
 		debug_on_alloc(c, obj, c->size, c->ctor != NULL);
+	vg_handed_out(c, obj);
 	if (gfp & __GFP_ZERO)
 		memset(obj, 0, c->size);
 	return obj;
@@ -651,6 +660,7 @@ void *kmem_cache_alloc(struct kmem_cache *c, gfp_t gfp)
 
 		ctr_add_owner(&e->allocs, 1);
 		mem_unpoison(obj, c->size);
+		vg_handed_out(c, obj);
 		return obj;
 	}
 	return alloc_slow(c, gfp, NUMA_NO_NODE, "kmem_cache_alloc");
@@ -713,6 +723,7 @@ static void free_slow(struct kmem_cache *c, void *obj)
 	int node = span_of(obj)->node;
 	struct tcache *tc = tcache_get();
 
+	vg_pool_free(c, obj);
 	mem_poison(obj, c->stride);
 	if (tc && node == tc->node) {
 		struct tcache_entry *e = entry_get(tc, c);
@@ -750,6 +761,7 @@ static __attribute__((noinline)) void free_checked(struct kmem_cache *c, void *o
 	struct tcache_entry *e = entry_fast(c);
 
 	if (e && e->n < MAG_CAP && span_of(obj)->node == e->node) {
+		vg_pool_free(c, obj);
 		mem_poison(obj, c->stride);
 		e->objs[e->n++] = obj;
 		ctr_add_owner(&e->frees, 1);
@@ -769,6 +781,7 @@ void kmem_cache_free(struct kmem_cache *c, void *obj)
 		   span_of(obj)->node == e->node &&
 		   !atomic_load_explicit(&c->limited, memory_order_relaxed) &&
 		   atomic_load_explicit(&slow_paths, memory_order_relaxed) == 0)) {
+		vg_pool_free(c, obj);
 		mem_poison(obj, c->stride);
 		e->objs[e->n++] = obj;
 		ctr_add_owner(&e->frees, 1);
@@ -858,6 +871,7 @@ void kmem_cache_free_bulk(struct kmem_cache *c, size_t nr, void **p)
 		if (debug_on() && !debug_on_free(c, obj, c->size, c->ctor != NULL, "kmem_cache_free_bulk"))
 			continue;
 		if (likely(e && e->n < MAG_CAP && span_of(obj)->node == e->node)) {
+			vg_pool_free(c, obj);
 			mem_poison(obj, c->stride);
 			e->objs[e->n++] = obj;
 			ctr_add_owner(&e->frees, 1);
@@ -948,6 +962,7 @@ struct kmem_cache *kmem_cache_create(const char *name, unsigned int size, unsign
 		goto fail;
 	}
 	c->id = id;
+	vg_pool_create(c);
 	c->stats.fill = cache_stats_fill;
 	stats_register(&c->stats);
 	return c;
@@ -1002,6 +1017,7 @@ void kmem_cache_destroy(struct kmem_cache *c)
 	pthread_mutex_unlock(&threads_lock);
 	stats_unregister(&c->stats);
 	debug_forget_cache(c);
+	vg_pool_destroy(c);
 
 	for (int i = 0; i < c->nodes; i++) {
 		struct depot *d = &c->depot[i];
