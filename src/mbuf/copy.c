@@ -375,11 +375,56 @@ struct mbuf *m_dup(struct mbuf *m, int off0, int len, int wait)
 
 /* ------------------------------------------------------------ reading */
 
+/*
+ * The common case of m_copydata() and m_copyback(): a live chain, sane
+ * arguments, at least one byte. Finds the mbuf holding byte @off (*@op its
+ * offset there) and checks that the chain holds @len bytes from it, with
+ * every mbuf the bytes touch writable when @write. NULL sends the caller to
+ * its general path, which diagnoses whatever is wrong.
+ */
+static inline struct mbuf *range_fast(struct mbuf *m, int off, int len, const void *cp, bool write, int *op)
+{
+	if (unlikely(!m || !cp || off < 0 || len <= 0 || m->m_state_ != MBUF_LIVE))
+		return NULL;
+
+	struct mbuf *s = m;
+	long o = off;
+
+	/* With len > 0, skipping empty mbufs at the start changes nothing. */
+	while (s && o >= s->m_len) {
+		o -= s->m_len;
+		s = s->m_next;
+	}
+	long need = o + len, have = 0;
+
+	for (const struct mbuf *t = s; t && have < need; t = t->m_next) {
+		if (write && t->m_len > 0 && !m_writable(t))
+			return NULL;
+		have += t->m_len;
+	}
+	if (have < need)
+		return NULL;
+	*op = (int)o;
+	return s;
+}
+
 void m_copydata(struct mbuf *m, int off, int len, void *cp)
 {
 	struct mbuf *s;
 	int o;
 
+	if (likely((s = range_fast(m, off, len, cp, false, &o)) != NULL)) {
+		char *dst = cp;
+
+		for (;; s = s->m_next, o = 0) {
+			int n = imin(s->m_len - o, len);
+
+			memcpy(dst, s->m_data + o, (size_t)n);
+			if ((len -= n) == 0)
+				return;
+			dst += n;
+		}
+	}
 	if (!range_find(m, off, len, "m_copydata", &s, &o))
 		return;
 	if (unlikely(!cp && len > 0)) {
@@ -645,6 +690,26 @@ static bool write_args_ok(struct mbuf *m, int off, int len, const void *cp, cons
  */
 void m_copyback(struct mbuf *m0, int off, int len, void *cp)
 {
+	struct mbuf *s;
+	int o;
+
+	/* Inside the chain and all writable: one check walk, one copy walk. */
+	if (likely((s = range_fast(m0, off, len, cp, true, &o)) != NULL)) {
+		const char *src = cp;
+		int left = len;
+
+		for (;; s = s->m_next, o = 0) {
+			int n = imin(s->m_len - o, left);
+
+			memcpy(s->m_data + o, src, (size_t)n);
+			if ((left -= n) == 0)
+				break;
+			src += n;
+		}
+		if ((m0->m_flags & M_PKTHDR) && m0->m_pkthdr.len < (long)off + len)
+			m0->m_pkthdr.len = off + len;
+		return;
+	}
 	if (!write_args_ok(m0, off, len, cp, "m_copyback"))
 		return;
 	(void)copyback(&m0, off, len, cp, CB_COPY | CB_EXTEND, M_DONTWAIT, "m_copyback");
