@@ -6,6 +6,7 @@
 #ifndef PKTMEM_INTERNAL_H
 #define PKTMEM_INTERNAL_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -15,6 +16,26 @@
 
 #define likely(x)   __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
+
+/*
+ * pthread_once() behind a flag, for set-up on the packet paths: once it has
+ * run, the check is one load instead of a call. The flag is stored (release)
+ * only after pthread_once() has returned, so a thread that sees it set
+ * (acquire) also sees everything @fn wrote.
+ */
+struct once {
+	atomic_bool done;
+	pthread_once_t once;
+};
+#define ONCE_INIT { false, PTHREAD_ONCE_INIT }
+
+static inline void once_run(struct once *o, void (*fn)(void))
+{
+	if (likely(atomic_load_explicit(&o->done, memory_order_acquire)))
+		return;
+	pthread_once(&o->once, fn);
+	atomic_store_explicit(&o->done, true, memory_order_release);
+}
 
 #define CACHE_LINE 64
 

@@ -30,7 +30,7 @@ _Static_assert(MCLBYTES == PKTMEM_CLUSTER_SIZE, "a cluster is MCLBYTES");
  */
 int max_protohdr = 60;
 
-static pthread_once_t mbuf_once = PTHREAD_ONCE_INIT;
+static struct once mbuf_once = ONCE_INIT;
 static struct kmem_cache *mbuf_cache;
 
 static void mbuf_cache_init(void)
@@ -40,7 +40,7 @@ static void mbuf_cache_init(void)
 
 struct kmem_cache *pktmem_mbuf_cache(void)
 {
-	pthread_once(&mbuf_once, mbuf_cache_init);
+	once_run(&mbuf_once, mbuf_cache_init);
 	return mbuf_cache;
 }
 
@@ -48,7 +48,7 @@ static inline struct mbuf *mbuf_alloc(int how, int type, int flags, const char *
 {
 	if (unlikely(!how_ok(how, func)))
 		return NULL;
-	pthread_once(&mbuf_once, mbuf_cache_init);
+	once_run(&mbuf_once, mbuf_cache_init);
 
 	struct mbuf *m = kmem_cache_alloc(mbuf_cache, how_to_gfp(how));
 

@@ -37,7 +37,7 @@ struct sk_buff_fclones {
 };
 
 /* Created once, on first use, and kept for the life of the process. */
-static pthread_once_t skb_once = PTHREAD_ONCE_INIT;
+static struct once skb_once = ONCE_INIT;
 static struct kmem_cache *skbuff_cache, *fclone_cache, *head_cache[NR_HEAD_CLASSES];
 
 static void skb_caches_init(void)
@@ -55,7 +55,7 @@ static void skb_caches_init(void)
 
 static inline void skb_init_once(void)
 {
-	pthread_once(&skb_once, skb_caches_init);
+	once_run(&skb_once, skb_caches_init);
 }
 
 struct kmem_cache *pktmem_skbuff_cache(void)
@@ -105,7 +105,11 @@ static void head_release(struct pktmem_ext *e, void *owner)
 {
 	(void)owner;
 	shinfo_release((struct skb_shared_info *)(e->ext_buf + e->ext_size));
-	kfree(e->ext_buf);
+	/* ext_type: the head's size class (head_alloc), which spares kfree()'s lookup. */
+	if (e->ext_type >= 0)
+		kmem_cache_free(head_cache[e->ext_type], e->ext_buf);
+	else
+		kfree(e->ext_buf);
 }
 
 struct pktmem_ext *head_alloc(size_t size, gfp_t gfp, int node)
@@ -132,6 +136,7 @@ struct pktmem_ext *head_alloc(size_t size, gfp_t gfp, int node)
 
 	ext_setup(e, buf, end, PKTMEM_EXT_USER | PKTMEM_EXT_EMBEDDED, node);
 	e->ext_release = head_release;
+	e->ext_type = cls;
 	shinfo_clear(buf + end);
 	if (gfp & __GFP_ZERO)
 		memset(buf, 0, end);

@@ -24,7 +24,7 @@
 
 #define EXT_HDR_ALIGN 16
 
-static pthread_once_t ext_once = PTHREAD_ONCE_INIT;
+static struct once ext_once = ONCE_INIT;
 static struct kmem_cache *cluster_cache; /* data + header, one object */
 static struct kmem_cache *hdr_cache;     /* headers of caller buffers */
 
@@ -38,7 +38,7 @@ static void ext_caches_init(void)
 
 static inline void ext_init_once(void)
 {
-	pthread_once(&ext_once, ext_caches_init);
+	once_run(&ext_once, ext_caches_init);
 }
 
 struct kmem_cache *pktmem_cluster_cache(void)
