@@ -264,6 +264,8 @@ int mbuf_copy_pkthdr(struct mbuf *to, struct mbuf *from, int how)
 	if (!pkthdr_args_ok(to, from, "M_COPY_PKTHDR"))
 		return -EINVAL;
 	pkthdr_take(to, from);
+	if (!from->m_pkthdr.tags.slh_first) /* the usual packet: nothing more to copy */
+		return 0;
 	return mbuf_tag_copy_chain(to, from, how) ? 0 : -ENOMEM;
 }
 
