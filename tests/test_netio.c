@@ -895,6 +895,38 @@ static void test_bad_arguments(void)
 	check_no_leaks();
 }
 
+/* MSG_ZEROCOPY would have the kernel read pages we free on return: refused, nothing sent. */
+static void test_zerocopy_refused(void)
+{
+#ifdef MSG_ZEROCOPY
+	unsigned long d = diag_seen;
+	int sv[2];
+
+	CHECK(socketpair(AF_UNIX, SOCK_DGRAM, 0, sv) == 0);
+
+	struct mbuf *m = make_big_chain(3000, 93);
+	struct sk_buff *skb = make_skb(100, 1, 100, 94);
+	struct m_mmsg mm[1] = { { .mm_m = m } };
+
+	CHECK_EQ(m_sendmsg(sv[0], &m, NULL, 0, MSG_ZEROCOPY), -EINVAL);
+	CHECK_EQ(m_sendmmsg(sv[0], mm, 1, NULL, 0, MSG_ZEROCOPY | MSG_DONTWAIT), -EINVAL);
+	CHECK_EQ(skb_sendmsg(sv[0], &skb, NULL, 0, MSG_ZEROCOPY), -EINVAL);
+	CHECK_EQ(diag_seen, d + 3);
+	CHECK(strcmp(diag_last_func, "skb_sendmsg") == 0 && strstr(diag_last_msg, "MSG_ZEROCOPY") != NULL);
+	CHECK(m != NULL && m_length(m) == 3000 && mm[0].mm_m == m);
+	CHECK(skb != NULL && skb->len == 200);
+
+	char b;
+
+	CHECK_EQ(recv(sv[1], &b, 1, MSG_DONTWAIT), -1); /* nothing was sent */
+	m_freem(m);
+	kfree_skb(skb);
+	close(sv[0]);
+	close(sv[1]);
+	check_no_leaks();
+#endif
+}
+
 static void on_alarm(int sig)
 {
 	(void)sig;
@@ -1110,6 +1142,7 @@ int main(void)
 	TEST(test_recv_lspace_prepend);
 	TEST(test_skb_send_recv);
 	TEST(test_bad_arguments);
+	TEST(test_zerocopy_refused);
 	TEST(test_eintr);
 	TEST(test_recv_faults);
 	TEST(test_send_faults);

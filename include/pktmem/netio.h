@@ -32,6 +32,8 @@
  *    had, a batch is cut to what fits on the stack (a single packet that
  *    does not fit fails with -ENOMEM, nothing sent); receives do the same
  *    with their own wait flag.
+ *  - MSG_ZEROCOPY is refused (diagnostic, -EINVAL, nothing sent): sent
+ *    packets are freed on return, so the kernel may not read them later.
  *  - SIGPIPE: a stream whose peer has gone raises it on a send unless the
  *    caller passes MSG_NOSIGNAL (the writev calls cannot) or ignores it.
  *  - Nothing is leaked on any path: on an error every buffer the function

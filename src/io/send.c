@@ -66,6 +66,14 @@ static ssize_t send_batch(int fd, const struct io_batch *b, int n, const struct 
 		diag(func, "bad batch: %d packets at %p", n, b->kind == IO_MBUF ? (void *)b->mm : (void *)b->sm);
 		return -EINVAL;
 	}
+#ifdef MSG_ZEROCOPY
+	/* The kernel would read the pages after the call, and we free them as soon as it returns. */
+	if (unlikely(flags & MSG_ZEROCOPY)) {
+		diag(func, "MSG_ZEROCOPY in flags %#x: sent packets are freed on return, so the kernel may not read them later",
+		     (unsigned)flags);
+		return -EINVAL;
+	}
+#endif
 	if (n == 0)
 		return 0;
 	if (n > PKTMEM_MMSG_MAX)
