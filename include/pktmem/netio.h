@@ -210,7 +210,8 @@ PKTMEM_API int skb_sendmmsg(int fd, struct skb_mmsg *msgs, int n, const struct s
 /*
  * m_recvmmsg() - receive up to @n datagrams with one recvmmsg(2) straight
  * into clusters.
- *  @maxlen: bytes each packet can take (> 0): a packet is a chain of
+ *  @maxlen: bytes each packet can take (1 to 1 MiB; outside that, a
+ *     diagnostic and -EINVAL): a packet is a chain of
  *     clusters, the first a packet-header mbuf, enough for @lspace +
  *     @maxlen bytes (9000 bytes: five clusters).
  *  @lspace: bytes left free in front of the data in the first cluster, so
@@ -235,7 +236,10 @@ PKTMEM_API int m_recvmmsg(int fd, struct m_mmsg *msgs, int n, int maxlen, int ls
  * m_recvmsg() - one datagram with one recvmsg(2), as m_recvmmsg() with
  * @n = 1. Returns its length (>= 0: 0 is a zero-length datagram, or the end
  * of a stream) with msg->mm_m the new packet, or a negative errno with
- * msg->mm_m NULL.
+ * msg->mm_m NULL. With MSG_TRUNC in @flags the length returned is the
+ * datagram's full length, as recvmsg(2) reports it; the packet holds at
+ * most @maxlen bytes of it (m_pkthdr.len). An empty packet is returned at
+ * the end of a stream too: the caller frees it.
  */
 PKTMEM_API ssize_t m_recvmsg(int fd, struct m_mmsg *msg, int maxlen, int lspace, int flags, int how);
 
@@ -249,7 +253,8 @@ PKTMEM_API ssize_t m_readv(int fd, struct mbuf **mp, int maxlen, int how);
 
 /*
  * skb_recvmmsg() - m_recvmmsg() into skb heads: each skb is
- * alloc_skb(@headroom + @maxlen, @gfp) with @headroom reserved
+ * alloc_skb(@headroom + @maxlen, @gfp) (@maxlen 1 to 1 MiB, @headroom at
+ * most 1 MiB; otherwise a diagnostic and -EINVAL) with @headroom reserved
  * (skb_reserve(), for skb_push() later), the datagram received at its tail
  * and skb_put() to the bytes that arrived. Received skbs are the caller's;
  * the others are freed and their sm_skb set to NULL. A non-waiting @gfp
