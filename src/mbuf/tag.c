@@ -49,6 +49,14 @@ void m_tag_prepend(struct mbuf *m, struct m_tag *t)
 		diag("m_tag_prepend", "NULL tag for mbuf %p", (void *)m);
 		return;
 	}
+	/* Tag lists are a few entries long; a tag put on twice would make a cycle. */
+	for (struct m_tag *x = m->m_pkthdr.tags.slh_first; x; x = x->m_tag_link.sle_next) {
+		if (unlikely(x == t)) {
+			diag("m_tag_prepend", "tag %p (type %u) is already on mbuf %p", (void *)t, t->m_tag_id,
+			     (void *)m);
+			return;
+		}
+	}
 	t->m_tag_link.sle_next = m->m_pkthdr.tags.slh_first;
 	m->m_pkthdr.tags.slh_first = t;
 }
@@ -138,6 +146,11 @@ int mbuf_tag_copy_chain(struct mbuf *to, struct mbuf *from, int how)
 {
 	if (!tag_mbuf_ok(to, "m_tag_copy_chain") || !tag_mbuf_ok(from, "m_tag_copy_chain"))
 		return 0;
+	/* The copies would be appended to the list being walked, without end. */
+	if (unlikely(to == from)) {
+		diag("m_tag_copy_chain", "mbuf %p is both the source and the target", (void *)to);
+		return 0;
+	}
 
 	struct m_tag **tail = &to->m_pkthdr.tags.slh_first;
 
