@@ -241,14 +241,20 @@ static void test_free_stack_pointer(void)
 	EXPECT_DIAG("m_free", MFREE(&onstack, n));
 	CHECK(n == NULL);
 
-	/* A stack copy of a live mbuf has the marker: the cache refuses it. */
+#ifndef TEST_UNDER_ASAN
+	/*
+	 * A stack copy of a live mbuf's header has the marker: the cache
+	 * refuses the pointer. (Not under ASan: a sanitizer build may poison
+	 * what m_free hands back, here a stack area.)
+	 */
 	struct mbuf *real = m_get(M_WAIT, MT_DATA);
 
-	memcpy(&onstack, real, sizeof(onstack));
+	memcpy(&onstack, real, offsetof(struct mbuf, m_dat));
 	EXPECT_DIAG("kmem_cache_free", m_free(&onstack));
 	CHECK(HAS("not an object of cache"));
 	CHECK_EQ(cache_in_use(pktmem_mbuf_cache()), 1); /* real is still there, ours */
 	m_free(real);
+#endif
 	check_clean();
 }
 
