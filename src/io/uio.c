@@ -39,13 +39,38 @@ static bool uio_ok(const struct uio *uio, const char *func)
 		diag(func, "uio %p: uio_resid %zd is negative", (const void *)uio, uio->uio_resid);
 		return false;
 	}
+	if (unlikely(!uio->uio_iov && uio->uio_iovcnt > 0)) {
+		diag(func, "uio %p: NULL uio_iov with uio_iovcnt %d", (const void *)uio, uio->uio_iovcnt);
+		return false;
+	}
 	return true;
+}
+
+/*
+ * Do the iovecs hold at least @want bytes? Diagnosed when not. A walk over
+ * the iovecs, for callers that must fail before moving anything.
+ */
+static bool uio_holds(const struct uio *uio, ssize_t want, const char *func)
+{
+	size_t have = 0;
+
+	for (int i = 0; i < uio->uio_iovcnt && have < (size_t)want; i++)
+		have += uio->uio_iov[i].iov_len;
+	if (likely(have >= (size_t)want))
+		return true;
+	diag(func, "uio %p: its %d iovecs hold %zu bytes, less than the %zd to move", (const void *)uio,
+	     uio->uio_iovcnt, have, want);
+	return false;
 }
 
 int uiomove(void *cp, int n, struct uio *uio)
 {
 	if (!uio_ok(uio, "uiomove"))
 		return EINVAL;
+	if (unlikely(!cp && n > 0 && uio->uio_resid > 0 && uio->uio_segflg != UIO_NOCOPY)) {
+		diag("uiomove", "NULL buffer for %d bytes (uio %p)", n, (void *)uio);
+		return EINVAL;
+	}
 
 	char *p = cp;
 
@@ -92,6 +117,10 @@ int uiomove_frombuf(void *buf, int buflen, struct uio *uio)
 	}
 	if (uio->uio_offset < 0 || uio->uio_resid < 0)
 		return EINVAL;
+	if (unlikely(!buf && buflen > 0)) {
+		diag("uiomove_frombuf", "NULL buffer of %d bytes (uio %p)", buflen, (void *)uio);
+		return EINVAL;
+	}
 	if (buflen <= 0 || uio->uio_offset >= buflen)
 		return 0;
 	return uiomove((char *)buf + uio->uio_offset, buflen - (int)uio->uio_offset, uio);
@@ -143,6 +172,9 @@ struct mbuf *m_uiotombuf(struct uio *uio, int how, int len, int align, int flags
 		diag("m_uiotombuf", "uio %p: %zd bytes do not fit one mbuf chain", (void *)uio, total);
 		return NULL;
 	}
+	/* Iovecs short of uio_resid would fail the fill half way, the uio advanced. */
+	if (!uio_holds(uio, total, "m_uiotombuf"))
+		return NULL;
 
 	/* Allocate the whole chain first: all of it or nothing, uio untouched. */
 	struct mbuf *top = NULL, **tail = &top;

@@ -676,6 +676,12 @@ static bool write_args_ok(struct mbuf *m, int off, int len, const void *cp, cons
 		diag(func, "offset %d, length %d (chain %p)", off, len, (void *)m);
 		return false;
 	}
+	/* "To the end" means nothing for a write: taken as a length, it would
+	 * read a billion bytes of @cp and grow the chain to match. */
+	if (unlikely(len == M_COPYALL)) {
+		diag(func, "length M_COPYALL at offset %d (chain %p): a write needs a real length", off, (void *)m);
+		return false;
+	}
 	if (unlikely(!cp && len > 0)) {
 		diag(func, "NULL buffer for %d bytes at offset %d of chain %p", len, off, (void *)m);
 		return false;

@@ -49,30 +49,46 @@ void m_tag_prepend(struct mbuf *m, struct m_tag *t)
 		diag("m_tag_prepend", "NULL tag for mbuf %p", (void *)m);
 		return;
 	}
+	/* Tag lists are a few entries long; a tag put on twice would make a cycle. */
+	for (struct m_tag *x = m->m_pkthdr.tags.slh_first; x; x = x->m_tag_link.sle_next) {
+		if (unlikely(x == t)) {
+			diag("m_tag_prepend", "tag %p (type %u) is already on mbuf %p", (void *)t, t->m_tag_id,
+			     (void *)m);
+			return;
+		}
+	}
 	t->m_tag_link.sle_next = m->m_pkthdr.tags.slh_first;
 	m->m_pkthdr.tags.slh_first = t;
 }
 
-void m_tag_unlink(struct mbuf *m, struct m_tag *t)
+/*
+ * Take @t off @m; false (diagnosed) when it is not there. m_tag_delete()
+ * frees only on true: the global diagnostic count could move under another
+ * thread's diagnostic, so it cannot tell.
+ */
+static bool tag_unlink(struct mbuf *m, struct m_tag *t, const char *func)
 {
-	if (!tag_mbuf_ok(m, "m_tag_unlink"))
-		return;
+	if (!tag_mbuf_ok(m, func))
+		return false;
 	for (struct m_tag **pp = &m->m_pkthdr.tags.slh_first; *pp; pp = &(*pp)->m_tag_link.sle_next) {
 		if (*pp == t) {
 			*pp = t->m_tag_link.sle_next;
 			t->m_tag_link.sle_next = NULL;
-			return;
+			return true;
 		}
 	}
-	diag("m_tag_unlink", "tag %p (type %u) is not on mbuf %p", (void *)t, t ? t->m_tag_id : 0u, (void *)m);
+	diag(func, "tag %p (type %u) is not on mbuf %p", (void *)t, t ? t->m_tag_id : 0u, (void *)m);
+	return false;
+}
+
+void m_tag_unlink(struct mbuf *m, struct m_tag *t)
+{
+	(void)tag_unlink(m, t, "m_tag_unlink");
 }
 
 void m_tag_delete(struct mbuf *m, struct m_tag *t)
 {
-	unsigned long before = pktmem_diag_count();
-
-	m_tag_unlink(m, t);
-	if (pktmem_diag_count() == before)
+	if (tag_unlink(m, t, "m_tag_delete"))
 		m_tag_free(t);
 }
 
@@ -130,6 +146,11 @@ int mbuf_tag_copy_chain(struct mbuf *to, struct mbuf *from, int how)
 {
 	if (!tag_mbuf_ok(to, "m_tag_copy_chain") || !tag_mbuf_ok(from, "m_tag_copy_chain"))
 		return 0;
+	/* The copies would be appended to the list being walked, without end. */
+	if (unlikely(to == from)) {
+		diag("m_tag_copy_chain", "mbuf %p is both the source and the target", (void *)to);
+		return 0;
+	}
 
 	struct m_tag **tail = &to->m_pkthdr.tags.slh_first;
 
