@@ -241,20 +241,26 @@ static void test_free_stack_pointer(void)
 	EXPECT_DIAG("m_free", MFREE(&onstack, n));
 	CHECK(n == NULL);
 
-#ifndef TEST_UNDER_ASAN
 	/*
-	 * A stack copy of a live mbuf's header has the marker: the cache
-	 * refuses the pointer. (Not under ASan: a sanitizer build may poison
-	 * what m_free hands back, here a stack area.)
+	 * A stack copy of a live mbuf, with a cluster and a tag, has the
+	 * marker: m_free refuses it before dropping anything, so the
+	 * original keeps its storage reference and its tag.
 	 */
-	struct mbuf *real = m_get(M_WAIT, MT_DATA);
+	struct mbuf *real = m_gethdr(M_WAIT, MT_DATA);
 
-	memcpy(&onstack, real, offsetof(struct mbuf, m_dat));
-	EXPECT_DIAG("kmem_cache_free", m_free(&onstack));
-	CHECK(HAS("not an object of cache"));
+	MCLGET(real, M_WAIT);
+	CHECK(real->m_flags & M_EXT);
+	struct m_tag *t = m_tag_get(77, 4, M_WAIT);
+
+	CHECK(t != NULL);
+	m_tag_prepend(real, t);
+	memcpy(&onstack, real, sizeof(onstack));
+	EXPECT_DIAG("m_free", n = m_free(&onstack));
+	CHECK(n == NULL && HAS("not library memory"));
+	CHECK_EQ(pktmem_ext_refs(real->m_ext.ext_storage), 1);
+	CHECK(m_tag_find(real, 77) == t);
 	CHECK_EQ(cache_in_use(pktmem_mbuf_cache()), 1); /* real is still there, ours */
-	m_free(real);
-#endif
+	m_freem(real);
 	check_clean();
 }
 

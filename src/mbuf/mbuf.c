@@ -190,6 +190,13 @@ struct mbuf *m_free(struct mbuf *m)
 		return NULL;
 	if (unlikely(!mbuf_live(m, "m_free")))
 		return NULL;
+	/* A copy of a live mbuf (on the stack, say) carries the live marker
+	 * too: refuse it before its storage reference and tags are dropped,
+	 * which belong to the original. (The cache checks the exact object.) */
+	if (unlikely(!arena_owns(m))) {
+		diag("m_free", "%p is not library memory: not an mbuf (a copy of one?); nothing freed", (void *)m);
+		return NULL;
+	}
 
 	struct mbuf *n = m->m_next;
 
