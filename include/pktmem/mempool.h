@@ -115,14 +115,17 @@ PKTMEM_API void *mempool_alloc(mempool_t *pool, gfp_t gfp_mask);
 /*
  * mempool_free() - return an element allocated by mempool_alloc() on this
  * pool: into the reserve while it is below min_nr (waking a waiter), else
- * through free_fn. NULL is a no-op.
+ * through free_fn. NULL is a no-op. A NULL or uninitialised pool, a pointer
+ * that is no element of a slab or kmalloc pool, or an element already in
+ * the reserve (a double free) goes to the diagnostic handler and is not
+ * taken.
  */
 PKTMEM_API void mempool_free(void *element, mempool_t *pool);
 
 /* True once mempool_init*() succeeded and mempool_exit() has not run. */
 PKTMEM_API int mempool_initialized(const mempool_t *pool);
 
-/* True when the reserve is full (curr_nr >= min_nr). */
+/* True when the reserve is full (curr_nr >= min_nr). A NULL pool is diagnosed (0). */
 PKTMEM_API int mempool_is_saturated(mempool_t *pool);
 
 /* ------------------------------------------------------------ ready pools */

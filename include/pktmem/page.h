@@ -61,7 +61,8 @@ PKTMEM_API struct page *alloc_page(gfp_t gfp);
 /*
  * __free_pages() - drop one reference; the last one frees the run.
  * @order must be the order it was allocated with (checked: a mismatch goes
- * to the diagnostic handler). NULL is a no-op.
+ * to the diagnostic handler, as does a pointer that is no page descriptor
+ * of ours). NULL is a no-op.
  */
 PKTMEM_API void __free_pages(struct page *page, unsigned int order);
 

@@ -142,7 +142,11 @@ PKTMEM_API void *kzalloc(size_t size, gfp_t gfp);
  * the diagnostic handler. */
 PKTMEM_API void kfree(const void *p);
 
-/* ksize() - the usable size of a kmalloc() block (its size class). */
+/*
+ * ksize() - the usable size of a kmalloc() block (its size class). NULL and
+ * ZERO_SIZE_PTR give 0; a foreign pointer or one inside a block goes to the
+ * diagnostic handler (0).
+ */
 PKTMEM_API size_t ksize(const void *p);
 
 #ifdef __cplusplus

@@ -89,12 +89,21 @@ static void *kmalloc_large(size_t size, gfp_t gfp, int node)
 	return (char *)s + PAGE_SIZE;
 }
 
-void *kmalloc_node(size_t size, gfp_t gfp, int node)
+/*
+ * A waiting mask in atomic context is refused here, under the caller's
+ * name, for the size classes (whose cache would refuse it under its own)
+ * and for large blocks (which map memory without asking a cache).
+ */
+static void *kmalloc_common(size_t size, gfp_t gfp, int node, const char *func)
 {
 	if (size == 0)
 		return ZERO_SIZE_PTR;
 	if (node != NUMA_NO_NODE && !node_has_memory(node)) {
 		errno = EINVAL;
+		return NULL;
+	}
+	if (may_not_wait_here(gfp, func)) {
+		errno = EWOULDBLOCK;
 		return NULL;
 	}
 	if (size > KMALLOC_MAX_CLASS)
@@ -106,14 +115,19 @@ void *kmalloc_node(size_t size, gfp_t gfp, int node)
 	return p;
 }
 
+void *kmalloc_node(size_t size, gfp_t gfp, int node)
+{
+	return kmalloc_common(size, gfp, node, "kmalloc_node");
+}
+
 void *kmalloc(size_t size, gfp_t gfp)
 {
-	return kmalloc_node(size, gfp, NUMA_NO_NODE);
+	return kmalloc_common(size, gfp, NUMA_NO_NODE, "kmalloc");
 }
 
 void *kzalloc(size_t size, gfp_t gfp)
 {
-	return kmalloc_node(size, gfp | __GFP_ZERO, NUMA_NO_NODE);
+	return kmalloc_common(size, gfp | __GFP_ZERO, NUMA_NO_NODE, "kzalloc");
 }
 
 void kfree(const void *p)
@@ -149,6 +163,11 @@ size_t ksize(const void *p)
 
 	if (!span_valid(s)) {
 		diag("ksize", "%p was not allocated by kmalloc()", p);
+		return 0;
+	}
+	/* An interior pointer has fewer usable bytes than the block: refuse it, as kfree() does. */
+	if (unlikely(s->cache ? !kmem_cache_owns(s->cache, p) : (const char *)p != (char *)s + PAGE_SIZE)) {
+		diag("ksize", "%p points inside a kmalloc block, not at its start", p);
 		return 0;
 	}
 	return s->cache ? kmem_cache_size(s->cache) : s->large_size;

@@ -30,7 +30,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "internal.h"
+#include "slab_impl.h"
 
 /*
  * How long a waiting mempool_alloc() sleeps before it asks alloc_fn again.
@@ -414,6 +414,10 @@ int mempool_initialized(const mempool_t *pool)
 
 int mempool_is_saturated(mempool_t *pool)
 {
+	if (unlikely(!pool)) {
+		diag("mempool_is_saturated", "NULL pool");
+		return 0;
+	}
 	return load_int(&pool->curr_nr) >= load_int(&pool->min_nr);
 }
 
@@ -527,7 +531,7 @@ static void deadline_after(struct timespec *ts, long ns)
  */
 void *mempool_alloc(mempool_t *pool, gfp_t gfp_mask)
 {
-	struct pool_record *rec = record_of(pool);
+	struct pool_record *rec = pool ? record_of(pool) : NULL;
 	struct timespec deadline;
 	bool slept = false;
 	gfp_t gfp_try;
@@ -584,15 +588,52 @@ void *mempool_alloc(mempool_t *pool, gfp_t gfp_mask)
 	return element;
 }
 
+/*
+ * For the ready pools we know what an element is, so a foreign pointer is
+ * caught here, before it could enter the reserve and be handed out again
+ * (free_fn would catch it only on the other road). The same few loads
+ * kmem_cache_free() and kfree() do. Custom pools cannot be checked.
+ */
+static bool element_belongs(mempool_t *pool, const struct pool_record *rec, const void *element)
+{
+	switch (rec->kind) {
+	case POOL_SLAB:
+		return pool->pool_data && kmem_cache_owns(pool->pool_data, element);
+	case POOL_KMALLOC:
+		/* A zero size (only through mempool_create()) hands out ZERO_SIZE_PTR. */
+		return rec->obj_size == 0 ? element == ZERO_SIZE_PTR
+					  : kmalloc_owns(element) && ksize(element) >= rec->obj_size;
+	default:
+		return true;
+	}
+}
+
+/*
+ * Is @element resting in the reserve already (a second free)? Only asked on
+ * the way into the reserve, which runs only while the pool has been dipped
+ * into, and the reserve holds min_nr pointers at most. Lock held.
+ */
+static bool in_reserve(const mempool_t *pool, const void *element)
+{
+	for (int i = 0; i < pool->curr_nr; i++)
+		if (pool->elements[i] == element)
+			return true;
+	return false;
+}
+
 void mempool_free(void *element, mempool_t *pool)
 {
 	struct pool_record *rec;
 
 	if (unlikely(element == NULL))
 		return;
-	rec = record_of(pool);
+	rec = pool ? record_of(pool) : NULL;
 	if (unlikely(!rec)) {
 		diag("mempool_free", "pool %p is not initialised (element %p)", (void *)pool, element);
+		return;
+	}
+	if (unlikely(!element_belongs(pool, rec, element))) {
+		diag("mempool_free", "%p is not an element of pool %p (%s)", element, (void *)pool, rec->name);
 		return;
 	}
 	count_free(rec);
@@ -615,6 +656,15 @@ void mempool_free(void *element, mempool_t *pool)
 	if (unlikely(load_int(&pool->curr_nr) < load_int(&pool->min_nr))) {
 		pthread_mutex_lock(&pool->lock);
 		if (likely(pool->curr_nr < pool->min_nr)) {
+			if (unlikely(in_reserve(pool, element))) {
+				pthread_mutex_unlock(&pool->lock);
+				/* Undo count_free(): this free did not happen. */
+				atomic_fetch_sub_explicit(&rec->frees, 1, memory_order_relaxed);
+				atomic_fetch_add_explicit(&rec->in_use, 1, memory_order_relaxed);
+				diag("mempool_free", "double free of %p: it is already in the reserve of pool %p (%s)",
+				     element, (void *)pool, rec->name);
+				return;
+			}
 			add_element(pool, element);
 			wake_waiters(pool);
 			pthread_mutex_unlock(&pool->lock);

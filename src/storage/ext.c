@@ -49,6 +49,11 @@ struct kmem_cache *pktmem_cluster_cache(void)
 
 struct pktmem_ext *pktmem_ext_cluster(gfp_t gfp, int node)
 {
+	/* Refused under our own name rather than the cluster cache's. */
+	if (may_not_wait_here(gfp, "pktmem_ext_cluster")) {
+		errno = EWOULDBLOCK;
+		return NULL;
+	}
 	ext_init_once();
 
 	char *buf = node == NUMA_NO_NODE ? kmem_cache_alloc(cluster_cache, gfp)
@@ -67,6 +72,10 @@ struct pktmem_ext *pktmem_ext_alloc(size_t size, gfp_t gfp, int node)
 		errno = EINVAL;
 		return NULL;
 	}
+	if (may_not_wait_here(gfp, "pktmem_ext_alloc")) {
+		errno = EWOULDBLOCK;
+		return NULL;
+	}
 	size_t off = (size + EXT_HDR_ALIGN - 1) & ~(size_t)(EXT_HDR_ALIGN - 1);
 	char *buf = kmalloc_node(off + sizeof(struct pktmem_ext), gfp, node);
 
@@ -82,6 +91,10 @@ struct pktmem_ext *pktmem_ext_attach(void *buf, size_t size, pktmem_ext_release_
 {
 	if (!buf || !release) {
 		errno = EINVAL;
+		return NULL;
+	}
+	if (may_not_wait_here(gfp, "pktmem_ext_attach")) {
+		errno = EWOULDBLOCK;
 		return NULL;
 	}
 	ext_init_once();

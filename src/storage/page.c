@@ -30,10 +30,15 @@ static void page_caches_init(void)
 	desc_cache = kmem_cache_create("page-descriptor", sizeof(struct page), 0, SLAB_PANIC, NULL);
 }
 
-struct page *alloc_pages_node(int node, gfp_t gfp, unsigned int order)
+/* The caller's name goes into the diagnostic for a waiting mask in atomic context. */
+static struct page *pages_alloc(int node, gfp_t gfp, unsigned int order, const char *func)
 {
 	if (order > MAX_PAGE_ORDER || (node != NUMA_NO_NODE && !node_has_memory(node))) {
 		errno = EINVAL;
+		return NULL;
+	}
+	if (may_not_wait_here(gfp, func)) {
+		errno = EWOULDBLOCK;
 		return NULL;
 	}
 	pthread_once(&page_once, page_caches_init);
@@ -55,19 +60,26 @@ struct page *alloc_pages_node(int node, gfp_t gfp, unsigned int order)
 	return pg;
 }
 
+struct page *alloc_pages_node(int node, gfp_t gfp, unsigned int order)
+{
+	return pages_alloc(node, gfp, order, "alloc_pages_node");
+}
+
 struct page *alloc_pages(gfp_t gfp, unsigned int order)
 {
-	return alloc_pages_node(NUMA_NO_NODE, gfp, order);
+	return pages_alloc(NUMA_NO_NODE, gfp, order, "alloc_pages");
 }
 
 struct page *alloc_page(gfp_t gfp)
 {
-	return alloc_pages_node(NUMA_NO_NODE, gfp, 0);
+	return pages_alloc(NUMA_NO_NODE, gfp, 0, "alloc_page");
 }
 
 struct page *pktmem_page_view(struct pktmem_ext *ext, void *buf, size_t len, gfp_t gfp)
 {
-	if (!ext || (char *)buf < ext->ext_buf || (char *)buf + len > ext->ext_buf + ext->ext_size) {
+	/* Compared as offsets: buf + len may wrap around the address space. */
+	if (!ext || (char *)buf < ext->ext_buf || (char *)buf > ext->ext_buf + ext->ext_size ||
+	    len > ext->ext_size - (size_t)((char *)buf - ext->ext_buf)) {
 		diag("pktmem_page_view", "bytes %p+%zu are not inside storage %p (%p+%zu)", buf, len, (void *)ext,
 		     ext ? (void *)ext->ext_buf : NULL, ext ? ext->ext_size : 0);
 		return NULL;
@@ -115,6 +127,16 @@ void __free_pages(struct page *pg, unsigned int order)
 {
 	if (!pg)
 		return;
+	/*
+	 * Not a hot path (put_page() is): check that @pg is a descriptor of ours
+	 * before its order is read, so a foreign pointer is diagnosed, not used.
+	 */
+	struct kmem_cache *dc = __atomic_load_n(&desc_cache, __ATOMIC_ACQUIRE);
+
+	if (unlikely(!dc || !kmem_cache_owns(dc, pg))) {
+		diag("__free_pages", "%p is not a page descriptor of ours (order %u)", (void *)pg, order);
+		return;
+	}
 	if (unlikely(order != pg->order)) {
 		diag("__free_pages", "page %p has order %u, freed as order %u", (void *)pg, pg->order, order);
 		return;
