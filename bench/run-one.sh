@@ -1,7 +1,8 @@
 #!/bin/sh
-# bench/run-one.sh — run one of the single-file benchmarks (bench_mem, bench_mbuf, bench_skb, ...) in K
-# separate processes and report, for every workload, the median over the
-# processes of each process's median.
+# bench/run-one.sh — run one single-file benchmark (bench_mem, bench_mbuf,
+# bench_skb, bench_blk) in K separate processes and report, for every
+# workload, the median over the processes of each process's median.
+# (bench/run.sh runs the whole suite, and hands -t/-b over to this script.)
 #
 #   bench/run-one.sh                      build (Release, in build-bench/) and run 5 processes
 #   bench/run-one.sh -t bench_mbuf        the same for another benchmark
@@ -18,7 +19,7 @@
 set -eu
 
 usage() {
-	sed -n '2,17s/^# \{0,1\}//p' "$0"
+	sed -n '2,18s/^# \{0,1\}//p' "$0"
 	exit "$1"
 }
 

@@ -258,7 +258,7 @@ static void measure_memory(void)
 		waitpid(pid, &status, 0);
 		if (got != (ssize_t)sizeof(r) || !WIFEXITED(status) || WEXITSTATUS(status))
 			die("memory measurement", "child");
-		r.side = "pktmem"; /* the child's pointer is to the same literal, but say it here */
+		r.side = "pktmem"; /* a pointer that came through a pipe: set our own */
 		mem_add(&r);
 	}
 }
