@@ -81,7 +81,7 @@ def goal_text(kind, goal):
 
 def met(kind, goal, r):
     if r is None:
-        return "not measured"
+        return "not measured" if kind in ("LE", "GE") else "-"
     if kind == "LE":
         return "met" if r <= goal else "**not met**"
     if kind == "GE":
@@ -110,12 +110,14 @@ def main():
     first = runs[0]
 
     # per op: the per-process medians
-    op_ns = {}
+    op_ns = {}  # only timed ops: a --callgrind-only report has none
     what = {}
     for r in runs:
         for o in r["ops"]:
-            op_ns.setdefault(o["id"], []).append(o["ns"])
+            if o["ns"] > 0:
+                op_ns.setdefault(o["id"], []).append(o["ns"])
             what[o["id"]] = (o["what"], o["per_iter"], o["threaded"])
+    timed = bool(op_ns)
 
     out_rows = []
     for row in first["rows"]:
@@ -123,7 +125,7 @@ def main():
         per_proc = []
         for r in runs:
             ns = {o["id"]: o["ns"] for o in r["ops"]}
-            x = ratio(kind, ns.get(pk), ns.get(peer))
+            x = ratio(kind, ns.get(pk), ns.get(peer)) if timed else None
             if x is not None:
                 per_proc.append(x)
         pk_ns = statistics.median(op_ns[pk]) if pk in op_ns else None
@@ -143,9 +145,11 @@ def main():
         })
 
     ops_out = []
-    for op, v in op_ns.items():
+    for op in what:
+        v = op_ns.get(op)
         ops_out.append({"id": op, "what": what[op][0], "per_iter": what[op][1], "threaded": what[op][2],
-                        "ns": statistics.median(v), "ns_min": min(v), "ns_max": max(v), "processes": len(v),
+                        "ns": statistics.median(v) if v else None, "ns_min": min(v) if v else None,
+                        "ns_max": max(v) if v else None, "processes": len(v) if v else 0,
                         "instr": instr.get(op)})
 
     meta = {
@@ -166,9 +170,12 @@ def main():
                 a.load_before or "?", a.load_after or "?"))
     L.append("- compiler: %s, build type %s" % (meta["compiler"], meta["build_type"]))
     L.append("- command: `%s`" % a.command)
-    L.append("- method: %d processes x %d round-robin rounds of ~%s ms batches per op; ns = median over processes "
-             "of each process's median; ratio = median over processes of each process's ratio [min-max]"
-             % (len(runs), meta["rounds"], meta["batch_ms"]))
+    if timed:
+        L.append("- method: %d processes x %d round-robin rounds of ~%s ms batches per op; ns = median over "
+                 "processes of each process's median; ratio = median over processes of each process's ratio "
+                 "[min-max]" % (len(runs), meta["rounds"], meta["batch_ms"]))
+    else:
+        L.append("- method: no timings (--callgrind-only): instruction counts only")
     if cg_meta:
         L.append("- instructions: callgrind, %d and %d iterations per op, difference / %d, less the empty loop "
                  "(%.1f instr/iteration); threaded ops not counted"
@@ -230,8 +237,8 @@ def main():
     L.append("| op | what | ns/op (median) | per-process range | instr/op |")
     L.append("|---|---|--:|--:|--:|")
     for o in ops_out:
-        L.append("| `%s` | %s | %.2f | %.2f-%.2f | %s |" % (o["id"], o["what"], o["ns"], o["ns_min"], o["ns_max"],
-                                                        fmt(o["instr"], 1)))
+        rng = "-" if o["ns"] is None else "%.2f-%.2f" % (o["ns_min"], o["ns_max"])
+        L.append("| `%s` | %s | %s | %s | %s |" % (o["id"], o["what"], fmt(o["ns"]), rng, fmt(o["instr"], 1)))
     L.append("")
     L.append("Not measured here: DPDK rows when libdpdk is absent; jemalloc/mimalloc when their library cannot be "
              "dlopen()ed; instructions of the two-thread ops (callgrind serialises threads).")
