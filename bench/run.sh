@@ -1,151 +1,119 @@
 #!/bin/sh
-# bench/run.sh — run a benchmark (bench_mem, bench_mbuf, bench_skb, ...) in K
-# separate processes and report, for every workload, the median over the
-# processes of each process's median.
+# bench/run.sh — the benchmark suite: pktmem beside DPDK, glibc, jemalloc
+# and mimalloc (whichever are installed: bench/install-peers.sh), every row
+# of issue #6, with its goal and whether it is met.
 #
-#   bench/run.sh                      build (Release, in build-bench/) and run 5 processes
-#   bench/run.sh -t bench_mbuf        the same for another benchmark
-#   bench/run.sh -k 9 -- --ms 100     9 processes, options after -- go to the benchmark
-#   bench/run.sh -b build/bench_mem   use an existing binary
-#   bench/run.sh -j result.json       also write the aggregate as JSON
-#   bench/run.sh -d runs/             keep each process's JSON in runs/
+#   bench/run.sh                  build (Release, build-bench/), 5 timed processes + 1 callgrind run
+#   bench/run.sh -k 9             9 timed processes
+#   bench/run.sh --no-callgrind   no instruction counts
+#   bench/run.sh --callgrind-only only the instruction counts (stable on a noisy machine)
+#   bench/run.sh -o DIR           results in DIR (default build-bench/results)
+#   bench/run.sh -- --ms 20       options after -- go to every bench_suite process
+#   bench/run.sh -t bench_mbuf    a single-file benchmark instead (bench/run-one.sh; also -b BINARY)
 #
-# Timings on a shared VM flip between processes, so one process proves
-# little: compare the medians printed here. "ratio" is the median over the
-# processes of each process's pktmem/glibc ratio (both sides measured in the
-# same process, interleaved); "ratio range" is its lowest and highest.
-# Needs only sh, awk and (to build) cmake and a C compiler.
+# Prints the Markdown table and writes DIR/bench-suite.md (ready to paste
+# into docs/PERFORMANCE.md) and DIR/bench-suite.json; each process's own
+# JSON and the callgrind dumps stay in DIR/runs/. Timings on a shared VM
+# flip between processes: the table gives the median over the processes of
+# each process's median, and each row's ratio is the median of the
+# per-process ratios with their range. Instruction counts do not flip.
+# Needs sh, python3 and (to build) cmake and a C compiler; valgrind for
+# the instruction counts.
 set -eu
 
+root=$(cd "$(dirname "$0")/.." && pwd)
+
+for a in "$@"; do
+	case $a in
+	-t | -b | -t* | -b*) exec "$root/bench/run-one.sh" "$@" ;;
+	--) break ;;
+	esac
+done
+
 usage() {
-	sed -n '2,17s/^# \{0,1\}//p' "$0"
+	sed -n '2,21s/^# \{0,1\}//p' "$0"
 	exit "$1"
 }
 
-root=$(cd "$(dirname "$0")/.." && pwd)
 procs=5
-target=bench_mem
-bin=
-json_out=
-keep_dir=
-while getopts k:b:t:j:d:h opt; do
-	case $opt in
-	k) procs=$OPTARG ;;
-	t) target=$OPTARG ;;
-	b) bin=$OPTARG ;;
-	j) json_out=$OPTARG ;;
-	d) keep_dir=$OPTARG ;;
-	h) usage 0 ;;
+callgrind=yes
+timed=yes
+build=${BUILD_DIR:-$root/build-bench}
+out=
+while [ $# -gt 0 ]; do
+	case $1 in
+	-k) procs=${2:?-k needs a number}; shift 2 ;;
+	-o) out=${2:?-o needs a directory}; shift 2 ;;
+	--no-callgrind) callgrind=no; shift ;;
+	--callgrind-only) timed=no; shift ;;
+	-h | --help) usage 0 ;;
+	--) shift; break ;;
 	*) usage 2 >&2 ;;
 	esac
 done
-shift $((OPTIND - 1))
-[ "${1:-}" = "--" ] && shift
 case $procs in '' | *[!0-9]* | 0) echo "run.sh: -k needs a positive number" >&2; exit 2 ;; esac
+out=${out:-$build/results}
 
-if [ -z "$bin" ]; then
-	build=${BUILD_DIR:-$root/build-bench}
-	echo "building $target in $build ..." >&2
-	log=${TMPDIR:-/tmp}/run.sh.$$.log
-	if ! { cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release &&
-		cmake --build "$build" --target "$target" -j2; } >"$log" 2>&1; then
-		cat "$log" >&2
-		rm -f "$log"
-		exit 1
-	fi
+echo "building bench_suite (Release) in $build ..." >&2
+log=${TMPDIR:-/tmp}/run.sh.$$.log
+if ! { cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release &&
+	cmake --build "$build" --target bench_suite -j2; } >"$log" 2>&1; then
+	cat "$log" >&2
 	rm -f "$log"
-	bin=$build/$target
+	exit 1
 fi
-name=$(basename "$bin")
-[ -x "$bin" ] || { echo "run.sh: $bin is not an executable" >&2; exit 1; }
+grep 'bench_suite' "$log" >&2 || true
+rm -f "$log"
+bin=$build/bench_suite
 
-if [ -n "$keep_dir" ]; then
-	mkdir -p "$keep_dir"
-	dir=$keep_dir
-else
-	dir=$(mktemp -d "${TMPDIR:-/tmp}/$name.XXXXXX")
-	trap 'rm -rf "$dir"' EXIT INT TERM
+rm -rf "$out/runs"
+mkdir -p "$out/runs"
+# jemalloc is dlopen()ed; its initial-exec TLS needs spare static TLS.
+GLIBC_TUNABLES=${GLIBC_TUNABLES:+$GLIBC_TUNABLES:}glibc.rtld.optional_static_tls=16384
+export GLIBC_TUNABLES
+
+load_before=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')
+if [ "$timed" = yes ]; then
+	i=1
+	while [ "$i" -le "$procs" ]; do
+		printf 'process %d/%d ...\n' "$i" "$procs" >&2
+		"$bin" --quiet --json "$out/runs/run.$i.json" "$@"
+		i=$((i + 1))
+	done
 fi
 
-i=1
-while [ "$i" -le "$procs" ]; do
-	printf 'process %d/%d ...\n' "$i" "$procs" >&2
-	"$bin" --json "$@" >"$dir/run.$i.json"
-	i=$((i + 1))
-done
+cg_arg=
+if [ "$callgrind" = yes ]; then
+	if command -v valgrind >/dev/null 2>&1; then
+		echo "callgrind run (instructions per op) ..." >&2
+		mkdir -p "$out/runs/callgrind"
+		valgrind --tool=callgrind --collect-atstart=no -q \
+			--callgrind-out-file="$out/runs/callgrind/cg.%p" \
+			"$bin" --callgrind --json "$out/runs/callgrind/cg.json" "$@" >&2
+		cg_arg="--callgrind $out/runs/callgrind"
+	else
+		echo "valgrind not installed: no instruction counts (bench/install-peers.sh)" >&2
+	fi
+fi
+load_after=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')
 
-cpu=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || true)
-printf '%s, %d processes: %s %s\n' "$name" "$procs" "$bin" "$*"
-printf '%s; %s CPUs (%s); %s\n\n' "$(uname -sr)" "$(getconf _NPROCESSORS_ONLN)" "${cpu:-unknown CPU}" "$(date -u '+%Y-%m-%d %H:%M UTC')"
+if [ "$timed" = no ]; then
+	# The callgrind run's JSON has the ops and rows (with no timings): report from it.
+	cp "$out/runs/callgrind/cg.json" "$out/runs/run.1.json"
+fi
 
-# Each result is one line of the JSON the benchmark writes.
-awk -v json_out="$json_out" -v procs="$procs" -v name="$name" '
-function field(name,   r) {
-	if (!match($0, "\"" name "\": *[-+0-9.eE]+"))
-		return ""
-	r = substr($0, RSTART, RLENGTH)
-	sub(/^[^:]*: */, "", r)
-	return r + 0
-}
-function text(name,   r) {
-	if (!match($0, "\"" name "\": *\"[^\"]*\""))
-		return ""
-	r = substr($0, RSTART, RLENGTH)
-	sub(/^[^:]*: *"/, "", r)
-	sub(/"$/, "", r)
-	return r
-}
-# Median of v[1..n], sorting a copy (insertion sort: n is small).
-function median(v, n,   s, i, j, t) {
-	for (i = 1; i <= n; i++) {
-		t = v[i]
-		for (j = i - 1; j >= 1 && s[j] > t; j--)
-			s[j + 1] = s[j]
-		s[j + 1] = t
-	}
-	return n % 2 ? s[(n + 1) / 2] : (s[n / 2] + s[n / 2 + 1]) / 2
-}
-/"id":/ {
-	k = text("id") SUBSEP field("size")
-	if (!(k in n)) {
-		order[++rows] = k
-		id[k] = text("id")
-		size[k] = field("size")
-		what[k] = text("what")
-	}
-	c = ++n[k]
-	pk[k, c] = field("pktmem_ns")
-	gl[k, c] = field("glibc_ns")
-	ra[k, c] = field("ratio")
-}
-END {
-	printf "| %-13s | %5s | %10s | %10s | %8s | %13s | %8s | %8s |\n",
-		"workload", "size", "pktmem", "glibc", "ratio", "ratio range", "pktmem", "glibc"
-	printf "| %-13s | %5s | %10s | %10s | %8s | %13s | %8s | %8s |\n",
-		"", "B", "ns/op", "ns/op", "pk/glibc", "min-max", "Mop/s", "Mop/s"
-	print "|---------------|------:|-----------:|-----------:|---------:|--------------:|---------:|---------:|"
-	if (json_out != "")
-		printf "{\"bench\": \"%s\", \"processes\": %d, \"unit\": \"ns/op\", \"results\": [\n", name, procs > json_out
-	for (r = 1; r <= rows; r++) {
-		k = order[r]
-		m = n[k]
-		lo = hi = ra[k, 1]
-		for (i = 1; i <= m; i++) {
-			a[i] = pk[k, i]; b[i] = gl[k, i]; q[i] = ra[k, i]
-			if (q[i] < lo) lo = q[i]
-			if (q[i] > hi) hi = q[i]
-		}
-		p = median(a, m); g = median(b, m); x = median(q, m)
-		printf "| %-13s | %5s | %10.2f | %10.2f | %8.3f | %13s | %8.1f | %8.1f |\n",
-			id[k], size[k], p, g, x, sprintf("%.2f-%.2f", lo, hi), 1000 / p, 1000 / g
-		if (json_out != "")
-			printf "%s  {\"id\": \"%s\", \"size\": %s, \"what\": \"%s\", \"pktmem_ns\": %.3f, \"glibc_ns\": %.3f, \"ratio\": %.4f, \"ratio_min\": %.4f, \"ratio_max\": %.4f, \"processes\": %d}",
-				(r > 1 ? ",\n" : ""), id[k], size[k], what[k], p, g, x, lo, hi, m > json_out
-	}
-	if (json_out != "")
-		print "\n]}" > json_out
-	print ""
-	print "ns/op: median over processes of the per-process median. ratio = pktmem/glibc, median of the"
-	print "per-process ratios: below 1 pktmem is faster. Mop/s = 1000/(ns/op); for xthread rows, millions"
-	print "of buffers per second moved from one thread to the other (higher is better)."
-}' "$dir"/run.*.json
+git=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [ "$git" != unknown ] && ! git -C "$root" diff --quiet HEAD -- 2>/dev/null; then
+	git="$git (with local changes)"
+fi
+cmd="bench/run.sh"
+[ "$procs" != 5 ] && cmd="$cmd -k $procs"
+[ "$callgrind" = no ] && cmd="$cmd --no-callgrind"
+[ "$timed" = no ] && cmd="$cmd --callgrind-only"
+[ $# -gt 0 ] && cmd="$cmd -- $*"
+
+# shellcheck disable=SC2086
+python3 "$root/bench/suite/report.py" --runs "$out/runs" $cg_arg \
+	--md "$out/bench-suite.md" --json "$out/bench-suite.json" \
+	--git "$git" --command "$cmd" --load-before "$load_before" --load-after "$load_after"
+echo "written: $out/bench-suite.md and $out/bench-suite.json (per-process data in $out/runs/)" >&2
