@@ -319,10 +319,15 @@ static bool skb_unref(struct sk_buff *skb, const char *func)
 /* Is @skb an object of our caches? Checked before a release touches what it points to. */
 static bool skb_ours(const struct sk_buff *skb)
 {
-	if (skb->fclone == SKB_FCLONE_ORIG || skb->fclone == SKB_FCLONE_CLONE)
-		return fclone_cache && kmem_cache_owns(fclone_cache, skb->fclone == SKB_FCLONE_ORIG ? (const void *)skb
-			: (const char *)skb - offsetof(struct sk_buff_fclones, skb2));
-	return skbuff_cache && kmem_cache_owns(skbuff_cache, skb);
+	switch (skb->fclone) {
+	case SKB_FCLONE_ORIG:
+		return fclone_cache && kmem_cache_owns(fclone_cache, skb);
+	case SKB_FCLONE_CLONE:
+		return fclone_cache &&
+		       kmem_cache_owns(fclone_cache, (const char *)skb - offsetof(struct sk_buff_fclones, skb2));
+	default:
+		return skbuff_cache && kmem_cache_owns(skbuff_cache, skb);
+	}
 }
 
 static void skb_free(struct sk_buff *skb, const char *func)
