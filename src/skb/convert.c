@@ -13,6 +13,7 @@
  * write; whichever lets go last frees the bytes.
  */
 #include <errno.h>
+#include <limits.h>
 
 #include <pktmem/mbuf.h>
 
@@ -21,16 +22,23 @@
 
 struct sk_buff *skb_from_mbuf(struct mbuf *m, unsigned int headroom, gfp_t gfp_mask)
 {
-	unsigned int prefix = 0, nfrags = 0;
+	size_t prefix = 0;
+	unsigned int nfrags = 0;
 	const struct mbuf *x;
 
 	if (unlikely(!m)) {
 		diag("skb_from_mbuf", "NULL mbuf chain");
 		return NULL;
 	}
+	for (x = m; x; x = x->m_next)
+		if (unlikely(x->m_len < 0)) {
+			diag("skb_from_mbuf", "mbuf %p of chain %p has m_len %d", (const void *)x, (void *)m, x->m_len);
+			errno = EINVAL;
+			return NULL;
+		}
 	/* Bytes inside mbufs before the first external buffer go in the head. */
 	for (x = m; x && !(x->m_flags & M_EXT); x = x->m_next)
-		prefix += (unsigned int)x->m_len;
+		prefix += (size_t)x->m_len;
 	for (; x; x = x->m_next)
 		if (x->m_len > 0)
 			nfrags++;
@@ -38,8 +46,13 @@ struct sk_buff *skb_from_mbuf(struct mbuf *m, unsigned int headroom, gfp_t gfp_m
 		errno = EMSGSIZE;
 		return NULL;
 	}
+	/* Too big for one head (__alloc_skb() refuses more than INT_MAX too): ENOMEM. */
+	if (headroom + prefix > INT_MAX) {
+		errno = ENOMEM;
+		return NULL;
+	}
 
-	struct sk_buff *skb = __alloc_skb(headroom + prefix, gfp_mask, 0, NUMA_NO_NODE);
+	struct sk_buff *skb = __alloc_skb((unsigned int)(headroom + prefix), gfp_mask, 0, NUMA_NO_NODE);
 
 	if (!skb)
 		return NULL;
@@ -118,7 +131,7 @@ struct mbuf *m_from_skb(struct sk_buff *skb, int how)
 		diag("m_from_skb", "NULL skb");
 		return NULL;
 	}
-	if (!how_ok(how, "m_from_skb"))
+	if (!how_ok(how, "m_from_skb") || may_not_wait_here(how_to_gfp(how), "m_from_skb"))
 		return NULL;
 
 	/* The packet header mbuf holds the head's bytes (or nothing, if there are none). */

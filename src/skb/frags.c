@@ -170,7 +170,8 @@ int skb_copy_bits(const struct sk_buff *skb, int offset, void *to, int len)
 
 int skb_store_bits(struct sk_buff *skb, int offset, const void *from, int len)
 {
-	if (!range_ok(skb, offset, len))
+	/* Unlike reads, a store stays inside the packet: the headroom is not its to write. */
+	if (offset < 0 || !range_ok(skb, offset, len))
 		return -EFAULT;
 	/* All or nothing: check every piece before writing any. */
 	if (walk(skb, offset, len, true, check_writable, NULL) != 0)

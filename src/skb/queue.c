@@ -43,9 +43,27 @@ struct sk_buff *skb_dequeue_tail(struct sk_buff_head *list)
 	return skb;
 }
 
+/*
+ * Is @skb linked where its neighbours say (as list debugging checks)? An skb
+ * on no queue has NULL links; one on another queue is not told apart.
+ */
+static bool linked(const struct sk_buff *skb)
+{
+	return skb->next && skb->prev && ((const struct sk_buff_list *)skb->next)->prev == skb &&
+	       ((const struct sk_buff_list *)skb->prev)->next == skb;
+}
+
 void skb_unlink(struct sk_buff *skb, struct sk_buff_head *list)
 {
 	pthread_mutex_lock(&list->lock);
+	if (unlikely(!linked(skb) || list->qlen == 0)) {
+		uint32_t qlen = list->qlen;
+
+		pthread_mutex_unlock(&list->lock);
+		diag("skb_unlink", "skb %p is not on a queue (next %p, prev %p; list %p qlen %u)", (void *)skb,
+		     (void *)skb->next, (void *)skb->prev, (void *)list, qlen);
+		return;
+	}
 	__skb_unlink(skb, list);
 	pthread_mutex_unlock(&list->lock);
 }

@@ -16,6 +16,7 @@
  * frags.c, queues in queue.c, conversions to and from mbufs in convert.c.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 
 #include "skb_impl.h"
@@ -119,6 +120,11 @@ struct pktmem_ext *head_alloc(size_t size, gfp_t gfp, int node)
 	size_t objsize;
 	char *buf;
 
+	/* end and tail are unsigned int, the tailroom an int: larger cannot be described. */
+	if (unlikely(size > (size_t)INT_MAX - SMP_CACHE_BYTES)) {
+		errno = ENOMEM;
+		return NULL;
+	}
 	skb_init_once();
 	if (cls >= 0) {
 		objsize = head_class[cls];
@@ -205,6 +211,10 @@ struct sk_buff *__alloc_skb(unsigned int size, gfp_t gfp_mask, int flags, int no
 
 struct sk_buff *__netdev_alloc_skb(struct net_device *dev, unsigned int length, gfp_t gfp_mask)
 {
+	if (unlikely(length > UINT_MAX - NET_SKB_PAD)) { /* the sum would wrap to a small head */
+		errno = ENOMEM;
+		return NULL;
+	}
 	struct sk_buff *skb = __alloc_skb(length + NET_SKB_PAD, gfp_mask, SKB_ALLOC_RX, NUMA_NO_NODE);
 
 	if (skb) {
@@ -311,10 +321,29 @@ static bool skb_unref(struct sk_buff *skb, const char *func)
 	return __atomic_sub_fetch(&skb->users, 1, __ATOMIC_ACQ_REL) == 0;
 }
 
+/* Is @skb an object of our caches? Checked before a release touches what it points to. */
+static bool skb_ours(const struct sk_buff *skb)
+{
+	switch (skb->fclone) {
+	case SKB_FCLONE_ORIG:
+		return fclone_cache && kmem_cache_owns(fclone_cache, skb);
+	case SKB_FCLONE_CLONE:
+		return fclone_cache &&
+		       kmem_cache_owns(fclone_cache, (const char *)skb - offsetof(struct sk_buff_fclones, skb2));
+	default:
+		return skbuff_cache && kmem_cache_owns(skbuff_cache, skb);
+	}
+}
+
 static void skb_free(struct sk_buff *skb, const char *func)
 {
 	if (!skb || !skb_unref(skb, func))
 		return;
+	if (unlikely(!skb_ours(skb))) {
+		diag(func, "%p is not an sk_buff of ours (a copy, or on the stack?): not freed (len %u)",
+		     (void *)skb, skb->len);
+		return;
+	}
 	__atomic_store_n(&skb->users, 0, __ATOMIC_RELAXED);
 	skb_release_all(skb);
 	kfree_skbmem(skb);
@@ -334,6 +363,13 @@ void kfree_skb_list(struct sk_buff *segs)
 {
 	while (segs) {
 		struct sk_buff *next = segs->next;
+
+		/* A freed member (or a cycle back to one): its ->next is stale, stop here. */
+		if (unlikely(__atomic_load_n(&segs->users, __ATOMIC_RELAXED) <= 0)) {
+			diag("kfree_skb_list", "skb %p in the list is freed already; the rest is not walked",
+			     (void *)segs);
+			return;
+		}
 
 		kfree_skb(segs);
 		segs = next;
@@ -374,6 +410,9 @@ struct sk_buff *skb_clone(struct sk_buff *skb, gfp_t gfp_mask)
 {
 	struct sk_buff *n = NULL;
 
+	/* Diagnosed even when the fclone companion would need no allocation. */
+	if (may_not_wait_here(gfp_mask, "skb_clone"))
+		return NULL;
 	if (skb->fclone == SKB_FCLONE_ORIG) {
 		struct sk_buff_fclones *fc = (struct sk_buff_fclones *)skb;
 		int expected = 1;
@@ -384,8 +423,6 @@ struct sk_buff *skb_clone(struct sk_buff *skb, gfp_t gfp_mask)
 			n = &fc->skb2;
 	}
 	if (!n) {
-		if (may_not_wait_here(gfp_mask, "skb_clone"))
-			return NULL;
 		/* A clone of a receive-reserve packet may use the reserve too. */
 		if (skb->pfmemalloc)
 			gfp_mask |= __GFP_MEMALLOC;
@@ -502,6 +539,8 @@ int pskb_expand_head(struct sk_buff *skb, int nhead, int ntail, gfp_t gfp_mask)
 	}
 	size_t size = (size_t)nhead + skb->end + (size_t)ntail;
 
+	if (may_not_wait_here(gfp_mask, "pskb_expand_head"))
+		return -ENOMEM;
 	if (skb->pfmemalloc)
 		gfp_mask |= __GFP_MEMALLOC;
 	struct pktmem_ext *e = head_alloc(size, gfp_mask, NUMA_NO_NODE);
@@ -538,6 +577,8 @@ int pskb_expand_head(struct sk_buff *skb, int nhead, int ntail, gfp_t gfp_mask)
 
 struct sk_buff *skb_realloc_headroom(struct sk_buff *skb, unsigned int headroom)
 {
+	if (unlikely(headroom > INT_MAX - SMP_CACHE_BYTES)) /* more than a head can have */
+		return NULL;
 	int delta = (int)headroom - (int)skb_headroom(skb);
 
 	if (delta <= 0)
@@ -554,6 +595,8 @@ struct sk_buff *skb_realloc_headroom(struct sk_buff *skb, unsigned int headroom)
 
 static int cow(struct sk_buff *skb, unsigned int headroom, bool cloned)
 {
+	if (unlikely(headroom > INT_MAX - SMP_CACHE_BYTES)) /* more than a head can have */
+		return -ENOMEM;
 	int delta = headroom > skb_headroom(skb) ? (int)(headroom - skb_headroom(skb)) : 0;
 
 	if (delta || cloned)
