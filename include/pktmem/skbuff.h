@@ -146,7 +146,8 @@ struct sk_buff_head {
  * reserve (kmem_cache_set_reserve() on the skb caches) may serve it. @node:
  * NUMA node of the head and the sk_buff (NUMA_NO_NODE: the caller's). A
  * non-waiting mask never sleeps; a waiting one in atomic context goes to the
- * diagnostic handler. NULL on failure (nothing allocated is kept).
+ * diagnostic handler. NULL on failure (nothing allocated is kept); ENOMEM
+ * too for a @size above INT_MAX - 64, which no head can have.
  */
 PKTMEM_API struct sk_buff *__alloc_skb(unsigned int size, gfp_t gfp_mask, int flags, int node);
 
@@ -195,7 +196,8 @@ PKTMEM_API void skb_free_frag(void *addr);
  * kfree_skb() - drop one users reference; the last frees the skb (and its
  * share of the head and frags, which go when their last holder goes).
  * consume_skb() is the same for a packet that was consumed rather than
- * dropped. NULL is a no-op.
+ * dropped. NULL is a no-op. A freed skb, or one that is not from the skb
+ * caches (a copy on the stack), is diagnosed before anything is released.
  */
 PKTMEM_API void kfree_skb(struct sk_buff *skb);
 PKTMEM_API void consume_skb(struct sk_buff *skb);
@@ -467,8 +469,9 @@ PKTMEM_API int skb_copy_bits(const struct sk_buff *skb, int offset, void *to, in
 
 /*
  * skb_store_bits() - copy @len bytes from @from into the packet at @offset.
- * 0, or -EFAULT when the range is outside the packet or would write into
- * storage someone else holds (skb_cow() or skb_unshare() first).
+ * 0, or -EFAULT when the range is outside the packet (a negative offset
+ * included) or would write into storage someone else holds (skb_cow() or
+ * skb_unshare() first).
  */
 PKTMEM_API int skb_store_bits(struct sk_buff *skb, int offset, const void *from, int len);
 
@@ -569,6 +572,7 @@ PKTMEM_API void skb_queue_tail(struct sk_buff_head *list, struct sk_buff *newsk)
 PKTMEM_API void skb_queue_head(struct sk_buff_head *list, struct sk_buff *newsk);
 PKTMEM_API struct sk_buff *skb_dequeue(struct sk_buff_head *list);
 PKTMEM_API struct sk_buff *skb_dequeue_tail(struct sk_buff_head *list);
+/* skb_unlink() of an skb that is on no queue is diagnosed and changes nothing. */
 PKTMEM_API void skb_unlink(struct sk_buff *skb, struct sk_buff_head *list);
 PKTMEM_API void skb_queue_purge(struct sk_buff_head *list);
 
@@ -583,8 +587,9 @@ PKTMEM_API void skb_queue_purge(struct sk_buff_head *list);
  * treat the shared storage as cloned (copy-on-write), and whichever side
  * lets go last frees it. @headroom bytes of headroom are left in front.
  * Every mbuf with data from the first external one on becomes a fragment.
- * NULL on failure (errno ENOMEM; EMSGSIZE when that makes more than
- * MAX_SKB_FRAGS fragments), with nothing kept.
+ * NULL on failure (errno ENOMEM, also for a @headroom no head can have;
+ * EMSGSIZE when that makes more than MAX_SKB_FRAGS fragments; EINVAL,
+ * diagnosed, for an mbuf with a negative m_len), with nothing kept.
  */
 PKTMEM_API struct sk_buff *skb_from_mbuf(struct mbuf *m, unsigned int headroom, gfp_t gfp_mask);
 
