@@ -18,6 +18,7 @@
 
 #include "skb_impl.h"
 #include "mbuf/mbuf_impl.h"
+#include "storage/window.h"
 
 struct sk_buff *skb_from_mbuf(struct mbuf *m, unsigned int headroom, gfp_t gfp_mask)
 {
@@ -144,5 +145,5 @@ struct mbuf *m_from_skb(struct sk_buff *skb, int how)
 		return NULL;
 	}
 	top->m_pkthdr.len = (int)skb->len;
-	return top;
+	return win_m_ret(top);
 }
