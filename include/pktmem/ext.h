@@ -119,6 +119,32 @@ static inline bool pktmem_ext_writable(const struct pktmem_ext *ext)
  */
 PKTMEM_API void pktmem_ext_set_readonly(struct pktmem_ext *ext);
 
+/*
+ * Sanitizer windows. In a library built with AddressSanitizer or with
+ * -DPKTMEM_VALGRIND=ON, the bytes of a data area outside its valid window
+ * (an sk_buff's headroom and tailroom, an mbuf's leading and trailing
+ * space) are poisoned, so that reading past skb->len or m_len is reported;
+ * see pktmem_debug_set_windows() in <pktmem/pktmem.h>.
+ *
+ * pktmem_window_open() - the caller is about to write (or read) @len bytes
+ * at @p outside a window, in a data area of the library: make them
+ * accessible again until the next operation on the buffer. M_LEADINGSPACE(),
+ * M_TRAILINGSPACE() and skb_tailroom() call it for the space they report
+ * when PKTMEM_WINDOW_HOOKS is defined, which happens by itself in a program
+ * compiled with -fsanitize=address and must be asked for with
+ * -DPKTMEM_VALGRIND in one run under valgrind (the CMake package passes it
+ * along with a PKTMEM_VALGRIND library). Does nothing in other builds, or
+ * for NULL @p.
+ */
+#if defined(__SANITIZE_ADDRESS__) || defined(PKTMEM_VALGRIND)
+#define PKTMEM_WINDOW_HOOKS 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define PKTMEM_WINDOW_HOOKS 1
+#endif
+#endif
+PKTMEM_API void pktmem_window_open(const void *p, size_t len);
+
 /* The caches behind clusters and ext headers, to set limits and reserves. */
 struct kmem_cache;
 PKTMEM_API struct kmem_cache *pktmem_cluster_cache(void);

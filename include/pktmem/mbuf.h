@@ -21,6 +21,15 @@
  * function and the values. If an application handler returns, the call
  * does nothing and returns its failure value.
  *
+ * Sanitizer windows (a library built with ASan or PKTMEM_VALGRIND; see
+ * pktmem_debug_set_windows() in <pktmem/pktmem.h>): the library functions
+ * that make or reshape a chain poison, in each mbuf whose storage is
+ * writable, the bytes before m_data and after m_data + m_len, so reading
+ * past m_len is reported. A fresh mbuf or cluster is open whole (write at
+ * mtod(), then set m_len), and M_LEADINGSPACE() / M_TRAILINGSPACE() open the
+ * space they report: ask before writing outside the data, as BSD code does.
+ * Shared storage is never poisoned.
+ *
  * Thread-safety: an mbuf chain belongs to one thread at a time; different
  * chains may be used concurrently, and chains that share storage (copies of
  * one packet) may be used and freed on different threads.
@@ -391,16 +400,32 @@ static inline char *m_buf_end(const struct mbuf *m)
 	return (m->m_flags & M_PKTHDR) ? (char *)m->m_pktdat + MHLEN : (char *)m->m_dat + MLEN;
 }
 
-/* Space before the data; 0 when the storage is shared or read-only. */
+/*
+ * Space before the data; 0 when the storage is shared or read-only. Under
+ * a sanitizer the space reported is opened (pktmem_window_open()): BSD
+ * code asks before it writes there.
+ */
 static inline int m_leadingspace(const struct mbuf *m)
 {
-	return m_writable(m) ? (int)(m->m_data - m_buf_start(m)) : 0;
+	int n = m_writable(m) ? (int)(m->m_data - m_buf_start(m)) : 0;
+
+#ifdef PKTMEM_WINDOW_HOOKS
+	if (n > 0)
+		pktmem_window_open(m->m_data - n, (size_t)n);
+#endif
+	return n;
 }
 
-/* Space after the data; 0 when the storage is shared or read-only. */
+/* Space after the data; 0 when the storage is shared or read-only. Opened as above. */
 static inline int m_trailingspace(const struct mbuf *m)
 {
-	return m_writable(m) ? (int)(m_buf_end(m) - (m->m_data + m->m_len)) : 0;
+	int n = m_writable(m) ? (int)(m_buf_end(m) - (m->m_data + m->m_len)) : 0;
+
+#ifdef PKTMEM_WINDOW_HOOKS
+	if (n > 0)
+		pktmem_window_open(m->m_data + m->m_len, (size_t)n);
+#endif
+	return n;
 }
 
 #define M_LEADINGSPACE(m)  m_leadingspace(m)

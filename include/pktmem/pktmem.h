@@ -278,6 +278,25 @@ PKTMEM_API void pktmem_debug_print(const void *obj);
 /* Print live objects grouped by allocation site to @out; returns how many are live. */
 PKTMEM_API size_t pktmem_debug_report_leaks(FILE *out);
 
+/*
+ * Sanitizer windows. A library built with AddressSanitizer (or with
+ * -DPKTMEM_VALGRIND=ON, for memcheck) poisons, besides the free objects of
+ * its caches, the bytes outside the valid window of each data area held by
+ * one owner: an sk_buff head's headroom and tailroom, an mbuf's leading and
+ * trailing space. Reading one byte past skb->len or m_len is then reported.
+ * Shared storage (a cloned head, a cluster m_copym() shares) is not
+ * poisoned, since its holders see different windows. Code that writes
+ * outside a window without asking first (skb_put(), skb_push(),
+ * M_TRAILINGSPACE(), M_LEADINGSPACE(), skb_tailroom(), or
+ * pktmem_window_open() in <pktmem/ext.h>) is reported too; for such code,
+ * PKTMEM_POISON_WINDOWS=0 in the environment turns window poisoning off at
+ * start-up, and pktmem_debug_set_windows() at any time (buffers already
+ * poisoned then heal at their next operation). In other builds both are
+ * no-ops and pktmem_debug_windows_enabled() is false.
+ */
+PKTMEM_API void pktmem_debug_set_windows(bool on);
+PKTMEM_API bool pktmem_debug_windows_enabled(void);
+
 /* --------------------------------------------------------- fault injection */
 
 /*

@@ -23,6 +23,13 @@
  * lengths. If an application handler returns, the call changes nothing and
  * returns its failure value (NULL, or an error).
  *
+ * Sanitizer windows (a library built with ASan or PKTMEM_VALGRIND; see
+ * pktmem_debug_set_windows() in <pktmem/pktmem.h>): the headroom and the
+ * tailroom of a head one sk_buff holds alone are poisoned, so reading past
+ * skb->len is reported. skb_put(), skb_push() and skb_tailroom() open what
+ * they make or report; pulled bytes stay readable. Overreads are caught only
+ * on unshared heads: a cloned head (or one an mbuf shares) is open whole.
+ *
  * Thread-safety: an sk_buff belongs to one thread at a time, but its users
  * count, its clones and its storage may be dropped on any thread. A
  * struct sk_buff_head is locked by the functions without the "__" prefix.
@@ -294,10 +301,20 @@ static inline unsigned int skb_headroom(const struct sk_buff *skb)
 	return (unsigned int)(skb->data - skb->head);
 }
 
-/* Room after the linear data; 0 for a nonlinear skb, as in Linux. */
+/*
+ * Room after the linear data; 0 for a nonlinear skb, as in Linux. Under a
+ * sanitizer the room reported is opened (pktmem_window_open()), for code
+ * that receives into it before skb_put().
+ */
 static inline int skb_tailroom(const struct sk_buff *skb)
 {
-	return skb_is_nonlinear(skb) ? 0 : (int)(skb->end - skb->tail);
+	int n = skb_is_nonlinear(skb) ? 0 : (int)(skb->end - skb->tail);
+
+#ifdef PKTMEM_WINDOW_HOOKS
+	if (n > 0)
+		pktmem_window_open(skb_tail_pointer(skb), (size_t)n);
+#endif
+	return n;
 }
 
 /* skb_reserve() - move data and tail by @len on an empty skb (headroom). */

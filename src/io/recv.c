@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "io/io_impl.h"
+#include "storage/window.h"
 
 enum recv_call {
 	CALL_RECVMMSG,
@@ -90,6 +91,7 @@ static void m_rx_trim(struct mbuf *top, size_t len)
 	}
 	m_freem(m->m_next);
 	m->m_next = NULL;
+	win_m_close(top);
 }
 
 static struct sk_buff *skb_rx_alloc(const struct rx_shape *sh, struct iovec *iov)
@@ -99,6 +101,7 @@ static struct sk_buff *skb_rx_alloc(const struct rx_shape *sh, struct iovec *iov
 	if (!skb)
 		return NULL;
 	skb_reserve(skb, (int)sh->headroom);
+	win_open(skb_tail_pointer(skb), sh->maxlen); /* the kernel writes there, then skb_put() */
 	iov->iov_base = skb_tail_pointer(skb);
 	iov->iov_len = sh->maxlen;
 	return skb;

@@ -16,6 +16,7 @@
 #include <pktmem/uio.h>
 
 #include "mbuf/mbuf_impl.h"
+#include "storage/window.h"
 
 /* FreeBSD KASSERTs these; we diagnose them. True when the uio may be used. */
 static bool uio_ok(const struct uio *uio, const char *func)
@@ -212,7 +213,7 @@ struct mbuf *m_uiotombuf(struct uio *uio, int how, int len, int align, int flags
 	}
 	if (top->m_flags & M_PKTHDR)
 		top->m_pkthdr.len = progress;
-	return top;
+	return win_m_ret(top);
 }
 
 int m_mbuftouio(struct uio *uio, const struct mbuf *m, int len)

@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "mbuf_impl.h"
+#include "storage/window.h"
 
 static inline int imin(int a, int b)
 {
@@ -352,7 +353,7 @@ static struct mbuf *copy_chain(struct mbuf *m, int off0, int len, int how, unsig
 		}
 		left -= n;
 	}
-	return d.top;
+	return win_m_ret(d.top);
 fail:
 	m_freem(d.top);
 	return NULL;
@@ -503,7 +504,7 @@ struct mbuf *m_devget(char *buf, int totlen, int off0, struct ifnet *ifp, void (
 	} else {
 		fill(&c, buf, totlen, copy);
 	}
-	return top;
+	return win_m_ret(top);
 }
 
 /* ------------------------------------------------------------ writing */
@@ -665,6 +666,7 @@ static int copyback(struct mbuf **mp0, int off, int len, const char *cp, unsigne
 	}
 	if (((*mp0)->m_flags & M_PKTHDR) && (*mp0)->m_pkthdr.len < reached)
 		(*mp0)->m_pkthdr.len = (int)reached;
+	win_m_close(*mp0);
 	return 0;
 }
 

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "mbuf_impl.h"
+#include "storage/window.h"
 
 _Static_assert(sizeof(struct mbuf) == MSIZE, "an mbuf is MSIZE bytes");
 _Static_assert(offsetof(struct mbuf, m_dat) == PKTMEM_MHDR_SIZE, "the mbuf header is PKTMEM_MHDR_SIZE bytes");
@@ -92,6 +93,7 @@ struct mbuf *m_getclr(int nowait, int type)
 
 void mbuf_attach_ext(struct mbuf *m, struct pktmem_ext *e, int extra_flags)
 {
+	win_m_internal(m);
 	m->m_ext.ext_buf = e->ext_buf;
 	m->m_ext.ext_size = e->ext_size;
 	m->m_ext.ext_free = NULL;
@@ -204,6 +206,7 @@ struct mbuf *m_free(struct mbuf *m)
 		m_tag_delete_chain(m);
 	if (m->m_flags & M_EXT)
 		pktmem_ext_put(m->m_ext.ext_storage, m);
+	win_m_internal(m);
 	m->m_state_ = MBUF_DEAD;
 	m->m_type = MT_FREE;
 	kmem_cache_free(mbuf_cache, m);
@@ -260,6 +263,7 @@ static bool pkthdr_args_ok(struct mbuf *to, struct mbuf *from, const char *func)
 
 static void pkthdr_take(struct mbuf *to, struct mbuf *from)
 {
+	win_m_internal(to);
 	to->m_pkthdr = from->m_pkthdr;
 	to->m_pkthdr.tags.slh_first = NULL;
 	to->m_flags = (from->m_flags & M_COPYFLAGS) | (to->m_flags & ~M_COPYFLAGS);
@@ -294,6 +298,7 @@ void m_move_pkthdr(struct mbuf *to, struct mbuf *from)
 
 void mbuf_share_ext(struct mbuf *n, const struct mbuf *m)
 {
+	win_m_internal(n);
 	pktmem_ext_get(m->m_ext.ext_storage);
 	n->m_ext = m->m_ext;
 	n->m_flags |= m->m_flags & (M_EXT | M_CLUSTER);

@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "mbuf_impl.h"
+#include "storage/window.h"
 
 /* Bytes of internal data an mbuf with these flags can hold. */
 static inline int internal_room(int flags)
@@ -101,7 +102,7 @@ struct mbuf *m_prepend(struct mbuf *m, int len, int how)
 	/* At the end of the area (long-aligned), the room in front for later. */
 	mn->m_data += (room - len) & ~(int)(sizeof(long) - 1);
 	mn->m_len = len;
-	return mn;
+	return win_m_ret(mn);
 }
 
 /* ------------------------------------------------------------ m_cat */
@@ -137,12 +138,14 @@ void m_cat(struct mbuf *m, struct mbuf *n)
 
 		if (space == 0 || n->m_len > space) {
 			m->m_next = n;
+			win_m_close(m);
 			return;
 		}
 		memcpy(m->m_data + m->m_len, n->m_data, (size_t)n->m_len);
 		m->m_len += n->m_len;
 		n = m_free(n);
 	}
+	win_m_close(m);
 }
 
 /* ------------------------------------------------------------ m_adj */
@@ -182,6 +185,7 @@ void m_adj(struct mbuf *mp, int req_len)
 		}
 		if (mp->m_flags & M_PKTHDR)
 			mp->m_pkthdr.len -= req_len - len;
+		win_m_close(mp);
 		return;
 	}
 
@@ -199,6 +203,7 @@ void m_adj(struct mbuf *mp, int req_len)
 		m->m_len -= (int)len;
 		if (mp->m_flags & M_PKTHDR)
 			mp->m_pkthdr.len -= (int)len;
+		win_m_close(m);
 		return;
 	}
 	count = count > len ? count - len : 0;
@@ -215,6 +220,7 @@ void m_adj(struct mbuf *mp, int req_len)
 		m = m->m_next;
 		m->m_len = 0;
 	}
+	win_m_close(mp);
 }
 
 /* ------------------------------------------------------------ m_split */
@@ -308,7 +314,8 @@ struct mbuf *m_split(struct mbuf *m0, int len0, int wait)
 	m->m_len = len;
 	t->m_next = m->m_next;
 	m->m_next = NULL;
-	return n;
+	win_m_close(m0);
+	return win_m_ret(n);
 }
 
 /* ------------------------------------------------------------ m_pullup */
@@ -372,7 +379,7 @@ struct mbuf *m_pullup(struct mbuf *n, int len)
 		m_freem(m);
 		return NULL;
 	}
-	return m;
+	return win_m_ret(m);
 }
 
 /* ------------------------------------------------------------ m_pulldown */
@@ -523,6 +530,7 @@ struct mbuf *m_pulldown(struct mbuf *m, int off, int len, int *offp)
 ok:
 	if (offp)
 		*offp = off;
+	win_m_close(n);
 	return n;
 fail:
 	m_freem(m);

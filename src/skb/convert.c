@@ -19,6 +19,7 @@
 
 #include "skb_impl.h"
 #include "mbuf/mbuf_impl.h"
+#include "storage/window.h"
 
 struct sk_buff *skb_from_mbuf(struct mbuf *m, unsigned int headroom, gfp_t gfp_mask)
 {
@@ -157,5 +158,5 @@ struct mbuf *m_from_skb(struct sk_buff *skb, int how)
 		return NULL;
 	}
 	top->m_pkthdr.len = (int)skb->len;
-	return top;
+	return win_m_ret(top);
 }

@@ -9,6 +9,7 @@
 #include <errno.h>
 
 #include "skb_impl.h"
+#include "storage/window.h"
 
 static bool frag_args_ok(struct sk_buff *skb, int i, struct page *page, int off, int size, const char *func)
 {
@@ -165,6 +166,8 @@ int skb_copy_bits(const struct sk_buff *skb, int offset, void *to, int len)
 {
 	if (!range_ok(skb, offset, len))
 		return -EFAULT;
+	if (offset < 0)
+		win_skb_headroom(skb);
 	return walk(skb, offset, len, true, copy_out, &to);
 }
 
@@ -208,6 +211,7 @@ static int collapse(struct sk_buff *skb, unsigned int ntail)
 	skb->head_ext = e;
 	skb->cloned = 0;
 	skb->head_frag = 0;
+	win_skb_tail(skb);
 	pktmem_ext_put(old, NULL);
 	return 0;
 }
@@ -261,6 +265,7 @@ int pskb_trim(struct sk_buff *skb, unsigned int len)
 		skb->data_len = len - headlen;
 	}
 	skb->len = len;
+	win_skb_tail(skb);
 	return 0;
 }
 
@@ -273,6 +278,7 @@ static unsigned char *pull_tail(struct sk_buff *skb, unsigned int delta)
 		return collapse(skb, 0) == 0 ? skb_tail_pointer(skb) : NULL;
 	if ((eat > 0 || !head_private(skb)) && make_private(skb, eat > 0 ? eat + 128 : 0) != 0)
 		return NULL;
+	win_open(skb_tail_pointer(skb), delta);
 	if (skb_copy_bits(skb, (int)skb_headlen(skb), skb_tail_pointer(skb), (int)delta) != 0)
 		return NULL;
 

@@ -4,6 +4,7 @@
  * skb_over_panic / skb_under_panic would, with the skb's lengths.
  */
 #include "skb_impl.h"
+#include "storage/window.h"
 
 static __attribute__((cold, noinline)) void skb_panic(const struct sk_buff *skb, unsigned int len, const char *func,
 							const char *what)
@@ -21,6 +22,7 @@ void skb_reserve(struct sk_buff *skb, int len)
 	}
 	skb->data += len;
 	skb->tail += (unsigned int)len;
+	win_skb_reserve(skb);
 }
 
 static inline void *put_checked(struct sk_buff *skb, unsigned int len, const char *func)
@@ -37,6 +39,7 @@ static inline void *put_checked(struct sk_buff *skb, unsigned int len, const cha
 	}
 	skb->tail += len;
 	skb->len += len;
+	win_skb_put(skb, skb->tail - len);
 	return tmp;
 }
 
@@ -86,6 +89,7 @@ void *skb_push(struct sk_buff *skb, unsigned int len)
 	}
 	skb->data -= len;
 	skb->len += len;
+	win_skb_push(skb, len);
 	return skb->data;
 }
 
@@ -112,4 +116,5 @@ void skb_trim(struct sk_buff *skb, unsigned int len)
 	}
 	skb->len = len;
 	skb->tail = (unsigned int)(skb->data - skb->head) + len;
+	win_skb_tail(skb);
 }

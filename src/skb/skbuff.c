@@ -20,6 +20,7 @@
 #include <stdio.h>
 
 #include "skb_impl.h"
+#include "storage/window.h"
 
 static const unsigned int head_class[] = { 512, 1024, 2048, 4096, 8192, 16384, 32768 };
 #define NR_HEAD_CLASSES (sizeof(head_class) / sizeof(head_class[0]))
@@ -199,6 +200,7 @@ struct sk_buff *__alloc_skb(unsigned int size, gfp_t gfp_mask, int flags, int no
 	skb->users = 1;
 	skb->pfmemalloc = (flags & SKB_ALLOC_RX) != 0;
 	skb_set_head(skb, e);
+	win_skb_fresh(skb);
 	if (flags & SKB_ALLOC_FCLONE) {
 		struct sk_buff_fclones *fc = (struct sk_buff_fclones *)skb;
 
@@ -274,6 +276,7 @@ struct sk_buff *build_skb(void *data, unsigned int frag_size)
 	skb->users = 1;
 	skb->head_frag = 1;
 	skb_set_head(skb, e);
+	win_skb_fresh(skb);
 	return skb;
 }
 
@@ -466,6 +469,7 @@ struct sk_buff *skb_copy(const struct sk_buff *skb, gfp_t gfp_mask)
 		return NULL;
 	skb_reserve(n, (int)headroom);
 	skb_put(n, skb->len);
+	win_skb_headroom(n); /* the copy keeps the headroom's bytes */
 	if (skb_copy_bits(skb, -(int)headroom, n->head, (int)(headroom + skb->len)) != 0) {
 		kfree_skb(n);
 		return NULL;
@@ -553,6 +557,7 @@ int pskb_expand_head(struct sk_buff *skb, int nhead, int ntail, gfp_t gfp_mask)
 	struct skb_shared_info *to = (struct skb_shared_info *)(nh + e->ext_size);
 
 	/* Everything up to the tail moves; the frags are shared by reference. */
+	win_skb_headroom(skb);
 	memcpy(nh + nhead, skb->head, skb->tail);
 	memcpy(to, from, offsetof(struct skb_shared_info, frags) + from->nr_frags * sizeof(skb_frag_t));
 	for (int i = 0; i < from->nr_frags; i++)
@@ -571,6 +576,7 @@ int pskb_expand_head(struct sk_buff *skb, int nhead, int ntail, gfp_t gfp_mask)
 	skb->head_ext = e;
 	skb->cloned = 0;
 	skb->head_frag = 0;
+	win_skb_newhead(skb, (unsigned int)nhead);
 	pktmem_ext_put(old, NULL);
 	return 0;
 }

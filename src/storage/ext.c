@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "ext_impl.h"
+#include "window.h"
 
 #define EXT_HDR_ALIGN 16
 
@@ -111,6 +112,7 @@ struct pktmem_ext *pktmem_ext_attach(void *buf, size_t size, pktmem_ext_release_
 
 void pktmem_ext_get(struct pktmem_ext *e)
 {
+	win_ext_open(e); /* holders of shared storage see different windows */
 	int old = __atomic_fetch_add(&e->ext_refs, 1, __ATOMIC_RELAXED);
 
 	if (unlikely(old <= 0)) {
@@ -122,6 +124,7 @@ void pktmem_ext_get(struct pktmem_ext *e)
 
 static void ext_release(struct pktmem_ext *e, void *owner)
 {
+	win_ext_open(e); /* the cache (or the caller's free) sees it whole */
 	if (e->ext_flags & PKTMEM_EXT_CLUSTER) {
 		kmem_cache_free(cluster_cache, e->ext_buf);
 	} else if (e->ext_flags & PKTMEM_EXT_KMALLOC) {
