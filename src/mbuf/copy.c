@@ -716,6 +716,7 @@ void m_copyback(struct mbuf *m0, int off, int len, void *cp)
 		}
 		if ((m0->m_flags & M_PKTHDR) && m0->m_pkthdr.len < (long)off + len)
 			m0->m_pkthdr.len = off + len;
+		win_m_close(m0);
 		return;
 	}
 	if (!write_args_ok(m0, off, len, cp, "m_copyback"))
