@@ -482,6 +482,34 @@ static void test_switch(void)
 	pktmem_window_open(NULL, 10); /* no-op */
 }
 
+/* pktmem_window_open() opens library memory only; elsewhere it is refused (where it does anything). */
+static void test_window_open_bad(void)
+{
+	char local[64];
+	char *heap = malloc(64);
+	unsigned long d = diag_seen;
+
+	pktmem_window_open(NULL, 10);
+	pktmem_window_open(local, 0);
+	CHECK_EQ(diag_seen, d);
+	pktmem_window_open(local, sizeof(local));
+	pktmem_window_open(heap, 64);
+	pktmem_window_open((void *)(uintptr_t)-16, 64); /* wraps */
+	if (HAVE_WINDOWS) {
+		CHECK_EQ(diag_seen, d + 3);
+		CHECK(strcmp(diag_last_func, "pktmem_window_open") == 0 && strstr(diag_last_msg, "not library memory"));
+	} else {
+		CHECK_EQ(diag_seen, d); /* no sanitizer: a no-op */
+	}
+	/* Library memory is opened. */
+	struct sk_buff *skb = alloc_skb(500, GFP_KERNEL);
+
+	pktmem_window_open(skb->head, 64);
+	CHECK(open_(skb->head, 64));
+	kfree_skb(skb);
+	free(heap);
+}
+
 /* PKTMEM_POISON_WINDOWS=0 is read once, at start-up. */
 static const char *self;
 
@@ -529,6 +557,7 @@ int main(int argc, char **argv)
 	TEST(test_mbuf_chains);
 	TEST(test_mbuf_producers);
 	TEST(test_switch);
+	TEST(test_window_open_bad);
 	self = argv[0];
 	TEST(test_env);
 	return test_summary();

@@ -134,7 +134,8 @@ PKTMEM_API void pktmem_ext_set_readonly(struct pktmem_ext *ext);
  * compiled with -fsanitize=address and must be asked for with
  * -DPKTMEM_VALGRIND in one run under valgrind (the CMake package passes it
  * along with a PKTMEM_VALGRIND library). Does nothing in other builds, or
- * for NULL @p.
+ * for NULL @p or @len 0. A range that is not library memory is diagnosed
+ * and left alone (opening it would hide the sanitizer's findings there).
  */
 #if defined(__SANITIZE_ADDRESS__) || defined(PKTMEM_VALGRIND)
 #define PKTMEM_WINDOW_HOOKS 1
