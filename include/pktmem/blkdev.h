@@ -111,9 +111,10 @@ static inline int blk_status_to_errno(blk_status_t status)
  */
 static inline blk_status_t errno_to_blk_status(int error)
 {
-	if (error < 0)
-		error = -error;
-	switch (error) {
+	/* Unsigned: -INT_MIN does not fit an int. */
+	unsigned int e = error < 0 ? 0u - (unsigned int)error : (unsigned int)error;
+
+	switch (e) {
 	case 0:          return BLK_STS_OK;
 	case EOPNOTSUPP: return BLK_STS_NOTSUPP;
 	case ETIMEDOUT:  return BLK_STS_TIMEOUT;
@@ -278,8 +279,8 @@ PKTMEM_API int bioset_init(struct bio_set *bs, unsigned int pool_size, unsigned 
 
 /*
  * bioset_exit() - free the reserve and the set's cache. Every bio of the
- * set must have been put: one still out goes to the diagnostic handler
- * (through kmem_cache_destroy). Safe on a zeroed or already exited set.
+ * set must have been put: one still out goes to the diagnostic handler,
+ * and the set is left as it was. Safe on a zeroed or already exited set.
  */
 PKTMEM_API void bioset_exit(struct bio_set *bs);
 
@@ -293,7 +294,9 @@ PKTMEM_API void bioset_exit(struct bio_set *bs);
  * see blkdev_issue_rw() and the WARNING of blk_make_request(9).
  * With GFP_ATOMIC/GFP_NOWAIT it returns NULL (errno ENOMEM) when the cache
  * and the reserve are dry. NULL with errno EINVAL for nr_vecs above
- * BIO_MAX_VECS, or nr_vecs > 0 from a set without BIOSET_NEED_BVECS.
+ * BIO_MAX_VECS, or nr_vecs > 0 from a set without BIOSET_NEED_BVECS;
+ * NULL with errno EWOULDBLOCK for a waiting mask inside
+ * pktmem_atomic_begin() (diagnostic, as gfp(3) says).
  * The bio has one reference, bi_sector 0, size 0, no end_io. Any thread.
  */
 PKTMEM_API struct bio *bio_alloc_bioset(unsigned short nr_vecs, blk_opf_t opf, gfp_t gfp_mask,
@@ -323,8 +326,9 @@ PKTMEM_API void bio_put(struct bio *bio);
  * (merged into the last vector when they continue it in the same page).
  * Takes no page reference: the page must stay until bi_end_io has run.
  * Returns @len, or 0 when the bio is full (bi_vcnt == bi_max_vecs), would
- * exceed 4 GiB, or @len is 0. A range outside the page, or a split clone
- * (BIO_CLONED), goes to the diagnostic handler (0 if it returns).
+ * exceed 4 GiB, or @len is 0. A range outside the page, a split clone
+ * (BIO_CLONED), or a NULL bio or page goes to the diagnostic handler (0 if
+ * it returns).
  */
 PKTMEM_API int bio_add_page(struct bio *bio, struct page *page, unsigned int len, unsigned int offset);
 
@@ -342,8 +346,9 @@ PKTMEM_API void bio_advance(struct bio *bio, unsigned int bytes);
  * complete before @bio is put: bio_chain(split, bio) is the usual way.
  * NULL (errno ENOMEM) when a non-waiting mask finds @bs dry; @bio is then
  * unchanged. @sectors must be above 0 and below bio_sectors(bio)
- * (otherwise the diagnostic handler, and NULL with errno EINVAL); block
- * alignment is the queue's to check, at blk_make_request().
+ * (otherwise, or for a NULL @bio, the diagnostic handler and NULL with
+ * errno EINVAL); block alignment is the queue's to check, at
+ * blk_make_request().
  */
 PKTMEM_API struct bio *bio_split(struct bio *bio, int sectors, gfp_t gfp, struct bio_set *bs);
 
@@ -352,7 +357,8 @@ PKTMEM_API struct bio *bio_split(struct bio *bio, int sectors, gfp_t gfp, struct
  * bi_end_io becomes the library's chain routine, which puts @bio, passes
  * its error (if @parent has none yet) to @parent, and calls
  * bio_endio(@parent). @bio must have no bi_end_io and no bi_private yet
- * (else the diagnostic handler). Any number of bios may chain to one parent.
+ * (else the diagnostic handler, as for a NULL bio or parent or a bio
+ * chained to itself). Any number of bios may chain to one parent.
  */
 PKTMEM_API void bio_chain(struct bio *bio, struct bio *parent);
 
@@ -433,8 +439,9 @@ PKTMEM_API struct request_queue *blk_queue_open(const char *path, int open_flags
  * bad completes with an error. The caller must not submit from other
  * threads once it calls this, nor use @q after. Requests made by
  * blk_make_request() but never executed must be put (blk_put_request())
- * first: a bounced one holds a bio of the queue's own bounce set, and the
- * close reports it. Calling it from one of the queue's completion routines
+ * first (they point at the queue, and a bounced one holds a bio of the
+ * queue's own bounce set): the close reports any left to the diagnostic
+ * handler and leaves the queue open. Calling it from one of the queue's completion routines
  * goes to the diagnostic handler (it would wait for itself). NULL is a
  * no-op.
  */
@@ -571,7 +578,8 @@ static inline int rq_data_dir(const struct request *rq)
  *   -EINVAL      the chain is beyond the queue's limits: more than
  *                max_hw_sectors sectors or max_segments vectors, a bio
  *                of zero bytes, a sector or size that is not a multiple of
- *                the logical block size, or bios not contiguous;
+ *                the logical block size, bios not contiguous, or sectors
+ *                past the largest file offset (2^63 - 1 bytes);
  *   -EOPNOTSUPP  an operation other than REQ_OP_READ/REQ_OP_WRITE;
  *   -ENOMEM      an allocation failed (request, vector table, bounce bio or
  *                pages).

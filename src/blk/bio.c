@@ -117,8 +117,16 @@ int bioset_init(struct bio_set *bs, unsigned int pool_size, unsigned int front_p
 
 void bioset_exit(struct bio_set *bs)
 {
+	struct pktmem_stats st;
+
 	if (!bs)
 		return;
+	/* A bio still out would be put into a freed pool later: keep the set whole. */
+	if (unlikely(mempool_stats(&bs->bio_pool, &st) == 0 && st.in_use > 0)) {
+		diag("bioset_exit", "bio set %p still has %llu bio(s) out: not freed", (void *)bs,
+		     (unsigned long long)st.in_use);
+		return;
+	}
 	mempool_exit(&bs->bvec_pool);
 	mempool_exit(&bs->bio_pool);
 	kmem_cache_destroy(bs->bio_slab);
@@ -175,7 +183,7 @@ struct bio *bio_alloc_bioset(unsigned short nr_vecs, blk_opf_t opf, gfp_t gfp_ma
 		return NULL;
 	}
 	if (may_not_wait_here(gfp_mask, "bio_alloc_bioset")) {
-		errno = EINVAL;
+		errno = EWOULDBLOCK; /* gfp(3): a refused waiting mask */
 		return NULL;
 	}
 	gfp_mask &= ~__GFP_ZERO;
@@ -242,6 +250,10 @@ int bio_add_page(struct bio *bio, struct page *page, unsigned int len, unsigned 
 	struct bio_vec *bv;
 	size_t room;
 
+	if (unlikely(!bio || !page)) {
+		diag("bio_add_page", "bio %p, page %p", (void *)bio, (void *)page);
+		return 0;
+	}
 	if (unlikely(bio->bi_flags & BIO_CLONED)) {
 		diag("bio_add_page", "bio %p is a split clone: its vectors are another bio's", (void *)bio);
 		return 0;
@@ -295,6 +307,11 @@ struct bio *bio_split(struct bio *bio, int sectors, gfp_t gfp, struct bio_set *b
 {
 	struct bio *split;
 
+	if (unlikely(!bio)) {
+		diag("bio_split", "bio is NULL");
+		errno = EINVAL;
+		return NULL;
+	}
 	if (unlikely(sectors <= 0 || (unsigned int)sectors >= bio_sectors(bio))) {
 		diag("bio_split", "bio %p of %u sectors cannot be split at %d", (void *)bio, bio_sectors(bio),
 		     sectors);
@@ -323,6 +340,11 @@ static void bio_chain_endio(struct bio *bio)
 
 void bio_chain(struct bio *bio, struct bio *parent)
 {
+	/* A bio chained to itself would wait for its own completion forever. */
+	if (unlikely(!bio || !parent || bio == parent)) {
+		diag("bio_chain", "cannot chain bio %p to parent %p", (void *)bio, (void *)parent);
+		return;
+	}
 	if (unlikely(bio->bi_private || bio->bi_end_io)) {
 		diag("bio_chain", "bio %p already has an end routine or private data", (void *)bio);
 		return;

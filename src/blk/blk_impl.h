@@ -113,10 +113,11 @@ struct request_queue {
 	unsigned int dio_mem_mask;   /* ditto for memory (0 without O_DIRECT) */
 	struct bio_set bounce_bs;
 
-	pthread_mutex_t lock;        /* inflight, the worker's list, stop */
+	pthread_mutex_t lock;        /* inflight, unstarted, the worker's list, stop */
 	pthread_cond_t idle;         /* inflight dropped to 0 */
 	pthread_cond_t work;         /* the worker has something to do */
 	unsigned long inflight;      /* requests handed over, completion not returned */
+	unsigned long unstarted;     /* requests made, neither executed nor put */
 	struct rq_impl *head, *tail; /* worker engine: waiting requests */
 	bool stop;
 

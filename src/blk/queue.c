@@ -593,6 +593,15 @@ void blk_queue_close(struct request_queue *q)
 	pthread_mutex_lock(&q->lock);
 	while (q->inflight > 0)
 		pthread_cond_wait(&q->idle, &q->lock);
+	if (unlikely(q->unstarted > 0)) {
+		/* Those requests point at the queue: freeing it would leave them dangling. */
+		unsigned long n = q->unstarted;
+
+		pthread_mutex_unlock(&q->lock);
+		diag("blk_queue_close", "queue %p still has %lu request(s) made and neither executed nor put: not closed",
+		     (void *)q, n);
+		return;
+	}
 	pthread_mutex_unlock(&q->lock);
 
 #ifdef PKTMEM_HAVE_LIBURING

@@ -207,6 +207,7 @@ static int chain_check(struct request_queue *q, struct bio *head, struct chain_s
 	unsigned int lbs_sectors = lim->logical_block_size >> SECTOR_SHIFT;
 	uint64_t max_bytes = (uint64_t)lim->max_hw_sectors << SECTOR_SHIFT, total = 0;
 	sector_t expect = head->bi_iter.bi_sector;
+	unsigned int walked = 0;
 	int err = 0;
 
 	memset(sh, 0, sizeof(*sh));
@@ -214,6 +215,14 @@ static int chain_check(struct request_queue *q, struct bio *head, struct chain_s
 		unsigned int segs = 0, vec, len;
 		struct seg_iter it;
 		char *addr;
+
+		/*
+		 * Every acceptable bio brings at least one segment, so a longer
+		 * chain is refused; this also ends the walk of a chain whose
+		 * bi_next loops back, which would otherwise never finish.
+		 */
+		if (++walked > lim->max_segments)
+			return -EINVAL;
 
 		if (bio_data_dir(b) != bio_data_dir(head) || bio_op(b) != bio_op(head)) {
 			diag("blk_make_request", "bio %p is a %s (op %u) in a chain whose first bio %p is a %s (op %u)",
@@ -227,8 +236,10 @@ static int chain_check(struct request_queue *q, struct bio *head, struct chain_s
 			err = -EOPNOTSUPP;
 			continue;
 		}
+		/* Past the last byte an off_t can address: the offset would wrap to another place. */
 		if (b->bi_iter.bi_size == 0 || b->bi_iter.bi_size % lim->logical_block_size ||
-		    b->bi_iter.bi_sector % lbs_sectors || b->bi_iter.bi_sector != expect) {
+		    b->bi_iter.bi_sector % lbs_sectors || b->bi_iter.bi_sector != expect ||
+		    b->bi_iter.bi_sector > ((uint64_t)INT64_MAX >> SECTOR_SHIFT) - bio_sectors(b)) {
 			err = -EINVAL;
 			continue;
 		}
@@ -376,6 +387,9 @@ struct request *blk_make_request(struct request_queue *q, struct bio *bio, gfp_t
 	ri->rq.bio = head;
 	ri->rq.biotail = prev;
 	rq_fill(ri, iov);
+	pthread_mutex_lock(&q->lock);
+	q->unstarted++;
+	pthread_mutex_unlock(&q->lock);
 	return &ri->rq;
 }
 
@@ -426,8 +440,8 @@ static bool rq_start(struct request *rq, const char *func)
 {
 	struct rq_impl *ri;
 
-	if (unlikely(!rq)) {
-		diag(func, "request is NULL");
+	if (unlikely(!rq || !rq->q)) {
+		diag(func, "request %p is NULL or was put", (void *)rq);
 		return false;
 	}
 	ri = rq_impl_of(rq);
@@ -437,6 +451,7 @@ static bool rq_start(struct request *rq, const char *func)
 	}
 	ri->started = true;
 	pthread_mutex_lock(&rq->q->lock);
+	rq->q->unstarted--;
 	rq->q->inflight++;
 	pthread_mutex_unlock(&rq->q->lock);
 	return true;
@@ -486,12 +501,23 @@ void blk_put_request(struct request *rq)
 	if (!rq)
 		return;
 	ri = rq_impl_of(rq);
+	/* blk_put_request() clears q: a second put finds it so while the object rests in the cache. */
+	if (unlikely(!rq->q)) {
+		diag("blk_put_request", "request %p was already put", (void *)rq);
+		return;
+	}
 	if (unlikely(ri->started && rq->bio)) {
 		diag("blk_put_request", "request %p is still in flight", (void *)rq);
 		return;
 	}
+	if (!ri->started) {
+		pthread_mutex_lock(&rq->q->lock);
+		rq->q->unstarted--;
+		pthread_mutex_unlock(&rq->q->lock);
+	}
 	if (rq->bio)
 		chain_unbounce(rq->bio);
+	rq->q = NULL;
 	kfree(ri->table);
 	kmem_cache_free(rq_cache, ri);
 }
