@@ -41,7 +41,9 @@
 
 #include "slab_impl.h"
 
-#define MAG_RUN 32            /* objects moved per depot transfer */
+/* Objects moved per depot transfer: 64 rather than 32 halves the depot
+ * locking of a thread that only allocates or only frees (a ring pair). */
+#define MAG_RUN 64
 #define MAG_CAP (2 * MAG_RUN) /* a magazine's capacity */
 #define MAX_CACHES 1024
 /* fast_id of a cache whose fast paths are off: that magazine slot stays NULL. */
