@@ -41,9 +41,18 @@
 
 #include "slab_impl.h"
 
-#define MAG_RUN 32            /* objects moved per depot transfer */
+/* Objects moved per depot transfer: 64 rather than 32 halves the depot
+ * locking of a thread that only allocates or only frees (a ring pair). */
+#define MAG_RUN 64
 #define MAG_CAP (2 * MAG_RUN) /* a magazine's capacity */
 #define MAX_CACHES 1024
+/* fast_id of a cache whose fast paths are off: that magazine slot stays NULL. */
+#define NO_FAST_ID MAX_CACHES
+/* A magazine's key while it belongs to no cache: span keys are 0 (no cache)
+ * or a non-NULL cache address with the node in its low bits, never 1. */
+#define KEY_NONE ((uintptr_t)1)
+
+_Static_assert(MAX_NODES <= CACHE_LINE, "span_key() keeps the node in a cache's alignment bits");
 
 struct depot {
 	pthread_mutex_t lock;
@@ -56,16 +65,22 @@ struct depot {
 } __attribute__((aligned(CACHE_LINE)));
 
 struct kmem_cache {
-	/* read by every fast path; written only at creation */
+	/* read by every fast path; written only at creation (fast_id: by limits) */
+	_Atomic unsigned int fast_id; /* id, or NO_FAST_ID while a limit is set */
 	unsigned int id;
 	unsigned int size;     /* as asked */
 	unsigned int stride;   /* object size rounded to the alignment */
 	unsigned int align;
 	unsigned int hdr_off;  /* offset of the first object in a span */
-	/* stride = odd << shift; x is a multiple of stride iff its low bits are
-	 * clear and (x >> shift) * odd_inv <= odd_lim (exact division test) */
+	/*
+	 * Object index test: stride = odd << shift. For x = an offset from the
+	 * first object, ror(x * odd_inv, shift) is x / stride when x is a
+	 * multiple of stride, and above max_idx otherwise (odd_inv is the
+	 * inverse of odd mod 2^64; a negative x wraps far above too). So one
+	 * multiply, rotate and compare checks both alignment and range.
+	 */
 	unsigned int shift;
-	uint64_t odd_inv, odd_lim;
+	uint64_t odd_inv, max_idx;
 	unsigned long flags;
 	void (*ctor)(void *);
 	int nodes;
@@ -102,8 +117,9 @@ struct kmem_cache {
  */
 struct tcache_entry {
 	_Atomic(struct kmem_cache *) cache; /* NULL: free for reuse */
-	unsigned int n;
+	unsigned int n;                     /* 0 whenever cache is NULL */
 	int node;                           /* the owner thread's node */
+	uintptr_t key;                      /* span_key(cache, node), or KEY_NONE */
 	atomic_uint_least64_t allocs, frees;
 	void *objs[MAG_CAP];
 };
@@ -111,7 +127,7 @@ struct tcache_entry {
 struct tcache {
 	struct tcache *next, *prev; /* all live threads, under threads_lock */
 	int node;
-	struct tcache_entry *ent[MAX_CACHES];
+	struct tcache_entry *ent[MAX_CACHES + 1]; /* [NO_FAST_ID] stays NULL */
 };
 
 /*
@@ -128,6 +144,13 @@ static pthread_key_t tc_key;
 /* The caller's thread cache: NULL before first use; tc_dead after exit. */
 static _Thread_local struct tcache *tls_tc __attribute__((tls_model("initial-exec")));
 static struct tcache tc_dead;
+
+/*
+ * The fast paths' view of the same: tls_tc->ent while the thread cache
+ * lives, else a table of NULLs, so that they index it without a NULL test.
+ */
+static struct tcache_entry *const no_ents[MAX_CACHES + 1];
+static _Thread_local struct tcache_entry *const *tls_ent __attribute__((tls_model("initial-exec"))) = no_ents;
 
 static void cache_free_locked_entry(struct tcache *tc, struct tcache_entry *e);
 
@@ -194,6 +217,7 @@ static struct span *span_new(struct kmem_cache *c, int node, size_t map_size)
 	s->map_size = map_size;
 	s->large_size = 0;
 	s->node = node;
+	s->key = span_key(c, node);
 	return s;
 }
 
@@ -439,6 +463,7 @@ int kmem_cache_set_limit(struct kmem_cache *c, size_t max)
 	}
 	atomic_store(&c->limit, max);
 	atomic_store(&c->limited, max != 0);
+	atomic_store(&c->fast_id, max != 0 ? NO_FAST_ID : c->id);
 	pthread_mutex_lock(&c->wait_lock);
 	pthread_cond_broadcast(&c->wait_cond); /* a raised limit may free waiters */
 	pthread_mutex_unlock(&c->wait_lock);
@@ -459,6 +484,7 @@ static void cache_free_locked_entry(struct tcache *tc, struct tcache_entry *e)
 	ctr_add(&c->allocs, ctr_get(&e->allocs));
 	ctr_add(&c->frees, ctr_get(&e->frees));
 	e->n = 0;
+	e->key = KEY_NONE;
 	atomic_store_explicit(&e->allocs, 0, memory_order_relaxed);
 	atomic_store_explicit(&e->frees, 0, memory_order_relaxed);
 	atomic_store_explicit(&e->cache, NULL, memory_order_relaxed);
@@ -479,9 +505,10 @@ static void tcache_exit(void *arg)
 	tc->prev->next = tc->next;
 	tc->next->prev = tc->prev;
 	pthread_mutex_unlock(&threads_lock);
-	free(tc);
 	/* Allocations from later destructors go straight to the depots. */
+	tls_ent = no_ents;
 	tls_tc = &tc_dead;
+	free(tc);
 }
 
 static void tc_key_init(void)
@@ -515,6 +542,7 @@ static struct tcache *tcache_get(void)
 	threads_head.prev = tc;
 	pthread_mutex_unlock(&threads_lock);
 	tls_tc = tc;
+	tls_ent = tc->ent;
 	return tc;
 }
 
@@ -536,6 +564,7 @@ static struct tcache_entry *entry_get(struct tcache *tc, struct kmem_cache *c)
 	}
 	e->n = 0;
 	e->node = tc->node;
+	e->key = span_key(c, tc->node);
 	atomic_store_explicit(&e->allocs, 0, memory_order_relaxed);
 	atomic_store_explicit(&e->frees, 0, memory_order_relaxed);
 	atomic_store_explicit(&e->cache, c, memory_order_relaxed);
@@ -546,15 +575,28 @@ static struct tcache_entry *entry_get(struct tcache *tc, struct kmem_cache *c)
 /* The fast path's view: the caller's magazine for @c if it exists. */
 static inline struct tcache_entry *entry_fast(struct kmem_cache *c)
 {
-	struct tcache *tc = tls_tc;
-
-	if (unlikely(!tc))
-		return NULL;
-	struct tcache_entry *e = tc->ent[c->id];
+	struct tcache_entry *e = tls_ent[c->id];
 
 	if (unlikely(!e || atomic_load_explicit(&e->cache, memory_order_relaxed) != c))
 		return NULL;
 	return e;
+}
+
+/*
+ * Cheaper still, for the plain fast paths: the magazine, or NULL while @c
+ * has a limit. The entry may be a stale one (its cache destroyed), but a
+ * stale entry has n == 0 and key KEY_NONE, so it passes neither the alloc
+ * test (n != 0) nor the free test (key equal to a span's key): when those
+ * pass, the entry is @c's (ids are unique among live caches).
+ */
+static inline struct tcache_entry *entry_hot(struct kmem_cache *c)
+{
+	return tls_ent[atomic_load_explicit(&c->fast_id, memory_order_relaxed)];
+}
+
+static inline bool fast_paths_off(void)
+{
+	return atomic_load_explicit(&slow_paths, memory_order_relaxed) != 0;
 }
 
 /* ------------------------------------------------------------ alloc */
@@ -650,13 +692,15 @@ dry:
 
 void *kmem_cache_alloc(struct kmem_cache *c, gfp_t gfp)
 {
-	struct tcache_entry *e = entry_fast(c);
+	struct tcache_entry *e = entry_hot(c);
+	unsigned n;
 
-	if (likely(e && e->n && !(gfp & __GFP_ZERO) &&
-		   (!(gfp & __GFP_DIRECT_RECLAIM) || atomic_depth == 0) &&
-		   atomic_load_explicit(&slow_paths, memory_order_relaxed) == 0 &&
-		   !atomic_load_explicit(&c->limited, memory_order_relaxed))) {
-		void *obj = e->objs[--e->n];
+	/* n != 0 also proves the entry is c's (see entry_hot()). */
+	if (likely(e && (n = e->n) != 0 && !(gfp & __GFP_ZERO) &&
+		   (!(gfp & __GFP_DIRECT_RECLAIM) || atomic_depth == 0) && !fast_paths_off())) {
+		void *obj = e->objs[--n];
+
+		e->n = n;
 
 		ctr_add_owner(&e->allocs, 1);
 		mem_unpoison(obj, c->size);
@@ -691,17 +735,34 @@ static __attribute__((noinline, cold)) void obj_bad(struct kmem_cache *c, const 
 		     span_valid(s) ? (s->cache ? s->cache->name : "a kmalloc block") : "no pktmem cache");
 }
 
+/* Is @obj at an object boundary of @c within its span (see max_idx)? */
+static inline bool obj_index_ok(const struct kmem_cache *c, const void *obj)
+{
+	uint64_t x = ((uintptr_t)obj & (SPAN_SIZE - 1)) - (uint64_t)c->hdr_off;
+	uint64_t q = x * c->odd_inv;
+
+	q = (q >> c->shift) | (q << ((64 - c->shift) & 63));
+	return q <= c->max_idx;
+}
+
 /*
  * Is @obj the start of an object of @c? A few loads and a multiply: the
- * span bitmap, the span's cache, and an exact-division test of the offset.
+ * span bitmap, the span's cache, and the index test.
  */
 static inline bool obj_owned(struct kmem_cache *c, const void *obj)
 {
 	const struct span *s = span_of(obj);
-	uint64_t x = (uint64_t)((uintptr_t)obj - (uintptr_t)s - c->hdr_off);
 
-	return span_valid(s) && s->cache == c && (uintptr_t)obj >= (uintptr_t)s + c->hdr_off &&
-	       (x & ((1ULL << c->shift) - 1)) == 0 && (x >> c->shift) * c->odd_inv <= c->odd_lim;
+	return span_valid(s) && s->cache == c && obj_index_ok(c, obj);
+}
+
+/* Is @obj an object of @c on the node of @e, the caller's magazine for @c?
+ * Equal keys prove both the cache and the node (a stale entry has KEY_NONE). */
+static inline bool obj_ours_here(const struct kmem_cache *c, const struct tcache_entry *e, const void *obj)
+{
+	const struct span *s = span_of(obj);
+
+	return obj && span_valid(s) && s->key == e->key && obj_index_ok(c, obj);
 }
 
 /* obj_owned(), diagnosing a pointer that is not. */
@@ -775,15 +836,19 @@ static __attribute__((noinline)) void free_checked(struct kmem_cache *c, void *o
 void kmem_cache_free(struct kmem_cache *c, void *obj)
 {
 	struct tcache_entry *e;
+	unsigned n;
 
-	/* The common case, kept free of calls so it needs no stack frame. */
-	if (likely(obj && c && obj_owned(c, obj) && (e = entry_fast(c)) != NULL && e->n < MAG_CAP &&
-		   span_of(obj)->node == e->node &&
-		   !atomic_load_explicit(&c->limited, memory_order_relaxed) &&
-		   atomic_load_explicit(&slow_paths, memory_order_relaxed) == 0)) {
+	/*
+	 * The common case, kept free of calls so it needs no stack frame. The
+	 * span key equal to the magazine's proves at once that the span is c's
+	 * (the entry is c's: a stale one has KEY_NONE) and on this thread's node.
+	 */
+	if (likely(obj && c && (e = entry_hot(c)) != NULL && obj_ours_here(c, e, obj) &&
+		   (n = e->n) < MAG_CAP && !fast_paths_off())) {
 		vg_pool_free(c, obj);
 		mem_poison(obj, c->stride);
-		e->objs[e->n++] = obj;
+		e->objs[n] = obj;
+		e->n = n + 1;
 		ctr_add_owner(&e->frees, 1);
 		return;
 	}
@@ -792,7 +857,57 @@ void kmem_cache_free(struct kmem_cache *c, void *obj)
 
 /* ------------------------------------------------------------ bulk */
 
-int kmem_cache_alloc_bulk(struct kmem_cache *c, gfp_t gfp, size_t nr, void **p)
+/*
+ * Are all of @p[0..nr) objects of @c on the node of @e, the caller's
+ * magazine for @c? Runs usually come from one span, so each pointer is
+ * first tried as an index from the first object of the last span checked:
+ * that test passes only for an object start inside that span. Otherwise
+ * (another span, or not an object) the full test decides.
+ */
+static inline bool objs_all_ours(const struct kmem_cache *c, const struct tcache_entry *e,
+				 void *const *p, size_t nr)
+{
+	const uint64_t inv = c->odd_inv, max = c->max_idx;
+	const unsigned shift = c->shift, rshift = (64 - shift) & 63;
+	uintptr_t base; /* first object of the last span checked */
+
+	if (!nr)
+		return true;
+	if (!obj_ours_here(c, e, p[0]))
+		return false;
+	base = (uintptr_t)span_of(p[0]) + c->hdr_off;
+	for (size_t i = 1; i < nr; i++) {
+		uint64_t q = ((uintptr_t)p[i] - base) * inv;
+
+		if (likely(((q >> shift) | (q << rshift)) <= max))
+			continue;
+		if (!obj_ours_here(c, e, p[i]))
+			return false;
+		base = (uintptr_t)span_of(p[i]) + c->hdr_off;
+	}
+	return true;
+}
+
+/* Push @nr checked objects onto the caller's magazine @e, spilling runs. */
+static void mag_push_run(struct kmem_cache *c, struct tcache_entry *e, void *const *p, size_t nr)
+{
+	while (nr) {
+		if (e->n == MAG_CAP) {
+			/* Keep the newest (cache-hot) half, return the oldest run. */
+			depot_put(c, e->node, e->objs, MAG_RUN);
+			memmove(e->objs, e->objs + MAG_RUN, (MAG_CAP - MAG_RUN) * sizeof(void *));
+			e->n -= MAG_RUN;
+		}
+		size_t k = MAG_CAP - e->n < nr ? MAG_CAP - e->n : nr;
+
+		memcpy(e->objs + e->n, p, k * sizeof(void *));
+		e->n += (unsigned)k;
+		p += k;
+		nr -= k;
+	}
+}
+
+static __attribute__((noinline)) int alloc_bulk_slow(struct kmem_cache *c, gfp_t gfp, size_t nr, void **p)
 {
 	bool waited = false, limited;
 	size_t got = 0;
@@ -853,7 +968,29 @@ int kmem_cache_alloc_bulk(struct kmem_cache *c, gfp_t gfp, size_t nr, void **p)
 	return (int)nr;
 }
 
-void kmem_cache_free_bulk(struct kmem_cache *c, size_t nr, void **p)
+int kmem_cache_alloc_bulk(struct kmem_cache *c, gfp_t gfp, size_t nr, void **p)
+{
+	struct tcache_entry *e;
+
+	/* The plain case: the whole run is in the magazine (n >= nr > 0: c's). */
+	if (likely(nr && c && p && (e = entry_hot(c)) != NULL && e->n >= nr && !(gfp & __GFP_ZERO) &&
+		   (!(gfp & __GFP_DIRECT_RECLAIM) || atomic_depth == 0) && !fast_paths_off())) {
+		unsigned n = e->n - (unsigned)nr;
+
+		memcpy(p, e->objs + n, nr * sizeof(void *));
+		e->n = n;
+		ctr_add_owner(&e->allocs, nr);
+		for (size_t i = 0; i < nr; i++) { /* no code without ASan or memcheck */
+			mem_unpoison(p[i], c->size);
+			vg_handed_out(c, p[i]);
+		}
+		return (int)nr;
+	}
+	return alloc_bulk_slow(c, gfp, nr, p);
+}
+
+/* Everything but the plain case, one object at a time, diagnosing bad ones. */
+static __attribute__((noinline)) void free_bulk_slow(struct kmem_cache *c, size_t nr, void **p)
 {
 	size_t freed = 0;
 
@@ -883,6 +1020,28 @@ void kmem_cache_free_bulk(struct kmem_cache *c, size_t nr, void **p)
 	}
 	if (unlikely(atomic_load_explicit(&c->limit, memory_order_relaxed)) && freed)
 		limit_release(c, freed);
+}
+
+void kmem_cache_free_bulk(struct kmem_cache *c, size_t nr, void **p)
+{
+	struct tcache_entry *e;
+
+	/* The plain case: every entry an object of c on this node, no limit. */
+	if (likely(c && p && (e = entry_hot(c)) != NULL && !fast_paths_off() && objs_all_ours(c, e, p, nr))) {
+		for (size_t i = 0; i < nr; i++) { /* no code without ASan or memcheck */
+			vg_pool_free(c, p[i]);
+			mem_poison(p[i], c->stride);
+		}
+		if (likely(e->n + nr <= MAG_CAP)) {
+			memcpy(e->objs + e->n, p, nr * sizeof(void *));
+			e->n += (unsigned)nr;
+		} else {
+			mag_push_run(c, e, p, nr);
+		}
+		ctr_add_owner(&e->frees, nr);
+		return;
+	}
+	free_bulk_slow(c, nr, p);
 }
 
 int kmem_cache_shrink(struct kmem_cache *c)
@@ -921,11 +1080,16 @@ struct kmem_cache *kmem_cache_create(const char *name, unsigned int size, unsign
 	if ((flags & SLAB_HWCACHE_ALIGN) && align < CACHE_LINE)
 		align = CACHE_LINE;
 
-	c = calloc(1, sizeof(*c) + (size_t)nodes * sizeof(struct depot));
+	/* Aligned (span_key() needs it; so do the depots' cache lines). */
+	size_t bytes = (sizeof(*c) + (size_t)nodes * sizeof(struct depot) + CACHE_LINE - 1) &
+		       ~(size_t)(CACHE_LINE - 1);
+
+	c = aligned_alloc(CACHE_LINE, bytes);
 	if (!c) {
 		errno = ENOMEM;
 		goto fail;
 	}
+	memset(c, 0, bytes);
 	c->size = size;
 	c->align = align;
 	c->stride = (size + align - 1) & ~(align - 1);
@@ -938,7 +1102,8 @@ struct kmem_cache *kmem_cache_create(const char *name, unsigned int size, unsign
 	for (int i = 0; i < 5; i++)
 		inv *= 2 - odd * inv; /* Newton's iteration: inverse of odd mod 2^64 */
 	c->odd_inv = inv;
-	c->odd_lim = UINT64_MAX / odd;
+	/* Large objects: one per span, at hdr_off. */
+	c->max_idx = c->stride > LARGE_OBJECT ? 0 : (SPAN_SIZE - c->hdr_off) / c->stride - 1;
 	c->flags = flags;
 	c->ctor = ctor;
 	c->nodes = nodes;
@@ -962,6 +1127,7 @@ struct kmem_cache *kmem_cache_create(const char *name, unsigned int size, unsign
 		goto fail;
 	}
 	c->id = id;
+	atomic_store_explicit(&c->fast_id, id, memory_order_relaxed);
 	vg_pool_create(c);
 	c->stats.fill = cache_stats_fill;
 	stats_register(&c->stats);
@@ -1010,6 +1176,7 @@ void kmem_cache_destroy(struct kmem_cache *c)
 
 		if (e && atomic_load_explicit(&e->cache, memory_order_relaxed) == c) {
 			e->n = 0;
+			e->key = KEY_NONE;
 			atomic_store_explicit(&e->cache, NULL, memory_order_relaxed);
 		}
 	}

@@ -26,7 +26,19 @@ struct span {
 	size_t large_size;        /* kmalloc() large blocks: usable size */
 	int node;
 	struct span *next;        /* the owning depot's list */
+	/*
+	 * Cache spans: span_key(cache, node), which the free fast path compares
+	 * with the caller's magazine key in one load and compare. Zero in other
+	 * spans (a fresh mapping is zeroed); never equal to a magazine's key.
+	 */
+	uintptr_t key;
 };
+
+/* A cache is aligned to CACHE_LINE, so its low bits carry the span's node. */
+static inline uintptr_t span_key(const struct kmem_cache *c, int node)
+{
+	return (uintptr_t)c | (uintptr_t)node;
+}
 
 static inline struct span *span_of(const void *p)
 {
