@@ -675,6 +675,68 @@ static void test_bad_cache_free(void)
 	kmem_cache_destroy(b);
 }
 
+/* Debug mode off: the commonest double free (freeing the object freed last again) is caught. */
+static void test_bad_double_free_fast(void)
+{
+	struct kmem_cache *c = kmem_cache_create("bi-double-fast", 64, 0, 0, NULL);
+	struct pktmem_stats st;
+	unsigned long before;
+
+	CHECK(!pktmem_debug_enabled());
+	void *p = kmem_cache_alloc(c, GFP_KERNEL), *q = kmalloc(40, GFP_KERNEL);
+
+	kmem_cache_free(c, p);
+	before = diag_seen;
+	kmem_cache_free(c, p);
+	CHECK(diag_from(before, "kmem_cache_free", "freed twice"));
+	kmem_cache_stats(c, &st);
+	CHECK_EQ(st.frees, 1);
+	kfree(q);
+	before = diag_seen;
+	kfree(q);
+	CHECK(diag_from(before, "kmem_cache_free", "freed twice"));
+	/* Each object comes back once. */
+	void *a = kmem_cache_alloc(c, GFP_KERNEL), *b = kmem_cache_alloc(c, GFP_KERNEL);
+
+	CHECK(a != b);
+	kmem_cache_free(c, a);
+	kmem_cache_free(c, b);
+	CHECK_EQ(cache_in_use(c), 0);
+	kmem_cache_destroy(c);
+}
+
+/* Counts no array can hold: refused before any size computation wraps. */
+static void test_bad_huge_counts(void)
+{
+	struct kmem_cache *c = kmem_cache_create("bi-huge", 64, 0, 0, NULL);
+	void *arr[4] = { NULL, NULL, NULL, NULL };
+	unsigned long before = diag_seen;
+
+	CHECK_EQ(kmem_cache_alloc_bulk(c, GFP_KERNEL, (size_t)INT_MAX + 1, arr), 0);
+	CHECK(diag_from(before, "kmem_cache_alloc_bulk", "at most INT_MAX"));
+	before = diag_seen;
+	CHECK_EQ(kmem_cache_alloc_bulk(c, GFP_KERNEL, SIZE_MAX, arr), 0);
+	CHECK(diag_from(before, "kmem_cache_alloc_bulk", "at most INT_MAX"));
+	CHECK(arr[0] == NULL && arr[3] == NULL);
+
+	/* A reserve of 2, then sizes whose byte counts wrap: -ENOMEM, the 2 kept. */
+	CHECK_EQ(kmem_cache_set_reserve(c, 2), 0);
+	CHECK_EQ(kmem_cache_set_reserve(c, SIZE_MAX / 8 + 2), -ENOMEM);
+	CHECK_EQ(kmem_cache_set_reserve(c, SIZE_MAX), -ENOMEM);
+	struct pktmem_stats st;
+
+	kmem_cache_stats(c, &st);
+	CHECK_EQ(st.reserve, 2);
+	/* The cache still works, its reserve included. */
+	void *x = kmem_cache_alloc(c, GFP_KERNEL);
+
+	CHECK(x != NULL);
+	kmem_cache_free(c, x);
+	CHECK_EQ(kmem_cache_set_reserve(c, 0), 0);
+	CHECK_EQ(cache_in_use(c), 0);
+	kmem_cache_destroy(c);
+}
+
 static void test_bad_double_free_debug(void)
 {
 	struct kmem_cache *c = kmem_cache_create("bi-double", 64, 0, 0, NULL);
@@ -1367,6 +1429,8 @@ int main(void)
 	TEST(test_bad_cache_alloc);
 	TEST(test_bad_cache_free);
 	TEST(test_bad_double_free_debug);
+	TEST(test_bad_double_free_fast);
+	TEST(test_bad_huge_counts);
 	TEST(test_bad_cache_params);
 	TEST(test_bad_kmalloc_sizes);
 	TEST(test_bad_kfree_ksize);

@@ -34,6 +34,7 @@
  * Lock order: stats_lock > threads_lock > reserve lock > depot lock.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -193,6 +194,9 @@ static int depot_reserve_slots(struct depot *d, size_t more)
 {
 	if (d->carved + more <= d->cap)
 		return 0;
+	/* No count this large can be carved; refuse before the sizes wrap. */
+	if (more > SIZE_MAX / (4 * sizeof(void *)) - d->carved)
+		return -1;
 	size_t cap = d->cap ? d->cap : 256;
 
 	while (cap < d->carved + more)
@@ -365,7 +369,7 @@ int kmem_cache_set_reserve(struct kmem_cache *c, size_t nr)
 	int node = c->reserve_max ? c->reserve_node : node_of_caller();
 
 	if (nr > c->reserve_max) {
-		void **arr = realloc(c->reserve, nr * sizeof(void *));
+		void **arr = nr <= SIZE_MAX / sizeof(void *) ? realloc(c->reserve, nr * sizeof(void *)) : NULL;
 
 		if (!arr) {
 			pthread_mutex_unlock(&c->reserve_lock);
@@ -821,6 +825,13 @@ static __attribute__((noinline)) void free_checked(struct kmem_cache *c, void *o
 
 	struct tcache_entry *e = entry_fast(c);
 
+	/* The object freed last is still on top of the magazine: one compare
+	 * catches the commonest double free even with debug mode off. */
+	if (unlikely(e && e->n && e->objs[e->n - 1] == obj)) {
+		diag("kmem_cache_free", "%p (cache '%s') freed twice: it is the object this thread freed last",
+		     obj, c->name);
+		return;
+	}
 	if (e && e->n < MAG_CAP && span_of(obj)->node == e->node) {
 		vg_pool_free(c, obj);
 		mem_poison(obj, c->stride);
@@ -844,7 +855,7 @@ void kmem_cache_free(struct kmem_cache *c, void *obj)
 	 * (the entry is c's: a stale one has KEY_NONE) and on this thread's node.
 	 */
 	if (likely(obj && c && (e = entry_hot(c)) != NULL && obj_ours_here(c, e, obj) &&
-		   (n = e->n) < MAG_CAP && !fast_paths_off())) {
+		   (n = e->n) < MAG_CAP && (n == 0 || e->objs[n - 1] != obj) && !fast_paths_off())) {
 		vg_pool_free(c, obj);
 		mem_poison(obj, c->stride);
 		e->objs[n] = obj;
@@ -916,6 +927,11 @@ static __attribute__((noinline)) int alloc_bulk_slow(struct kmem_cache *c, gfp_t
 		return 0;
 	if (unlikely(!c || !p)) {
 		diag("kmem_cache_alloc_bulk", "cache %p, array %p, nr %zu", (void *)c, (void *)p, nr);
+		return 0;
+	}
+	/* The count is returned as an int. */
+	if (unlikely(nr > INT_MAX)) {
+		diag("kmem_cache_alloc_bulk", "%zu objects of cache '%s' asked at once; at most INT_MAX", nr, c->name);
 		return 0;
 	}
 	if (unlikely((gfp & __GFP_ZERO) && c->ctor)) {
