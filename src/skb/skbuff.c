@@ -324,18 +324,15 @@ static bool skb_unref(struct sk_buff *skb, const char *func)
 	return __atomic_sub_fetch(&skb->users, 1, __ATOMIC_ACQ_REL) == 0;
 }
 
-/* Is @skb an object of our caches? Checked before a release touches what it points to. */
-static bool skb_ours(const struct sk_buff *skb)
+/*
+ * Could @skb be one of ours? Checked before a release touches what it
+ * points to, so that a copy (on the stack, in malloc'd memory) cannot drop
+ * the real skb's head. One bitmap load on every last free; the cache's
+ * exact check follows when the object goes back to it.
+ */
+static inline bool skb_ours(const struct sk_buff *skb)
 {
-	switch (skb->fclone) {
-	case SKB_FCLONE_ORIG:
-		return fclone_cache && kmem_cache_owns(fclone_cache, skb);
-	case SKB_FCLONE_CLONE:
-		return fclone_cache &&
-		       kmem_cache_owns(fclone_cache, (const char *)skb - offsetof(struct sk_buff_fclones, skb2));
-	default:
-		return skbuff_cache && kmem_cache_owns(skbuff_cache, skb);
-	}
+	return arena_owns(skb);
 }
 
 static void skb_free(struct sk_buff *skb, const char *func)
