@@ -623,6 +623,7 @@ static void test_bad_bits(void)
 	skb_add_rx_frag(skb, 0, alloc_page(GFP_KERNEL), 0, 60, PAGE_SIZE);
 	memset(skb_frag_address(&skb_shinfo(skb)->frags[0]), 0x11, 60);
 	memset(junk, 0xee, sizeof(junk));
+	pktmem_window_open(skb->head, 16); /* the headroom, primed to prove it stays unchanged */
 	memset(skb->head, 0x22, 16);
 	struct shape before = shape_of(skb);
 	unsigned long seen = diag_seen;

@@ -134,8 +134,9 @@ PKTMEM_API void pktmem_ext_set_readonly(struct pktmem_ext *ext);
  * compiled with -fsanitize=address and must be asked for with
  * -DPKTMEM_VALGRIND in one run under valgrind (the CMake package passes it
  * along with a PKTMEM_VALGRIND library). Does nothing in other builds, or
- * for NULL @p or @len 0. A range that is not library memory is diagnosed
- * and left alone (opening it would hide the sanitizer's findings there).
+ * for NULL @p or @len 0. Any memory is opened, since MEXTADD buffers are
+ * the caller's (so opening memory that is not a data area hides the
+ * sanitizer's findings there); a range that wraps is diagnosed.
  */
 #if defined(__SANITIZE_ADDRESS__) || defined(PKTMEM_VALGRIND)
 #define PKTMEM_WINDOW_HOOKS 1

@@ -175,13 +175,12 @@ bool pktmem_debug_windows_enabled(void)
 void pktmem_window_open(const void *p, size_t len)
 {
 #if PKTMEM_WINDOWS
+	/* Not limited to library memory: MEXTADD buffers are the caller's and
+	 * get windows too. A range that wraps is refused. */
 	if (!p || !len || state() == WIN_OFF)
 		return;
-	/* Unpoisoning memory that is not ours would hide the sanitizer's own
-	 * findings there (a freed malloc block, a stack redzone). */
-	if (unlikely((uintptr_t)p + len - 1 < (uintptr_t)p || !arena_owns(p) ||
-		     !arena_owns((const char *)p + len - 1))) {
-		diag("pktmem_window_open", "%zu bytes at %p are not library memory; nothing opened", len, p);
+	if (unlikely((uintptr_t)p + len - 1 < (uintptr_t)p)) {
+		diag("pktmem_window_open", "%zu bytes at %p wrap around the address space; nothing opened", len, p);
 		return;
 	}
 	win_open(p, len);
