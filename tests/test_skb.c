@@ -1793,6 +1793,82 @@ static void test_skb_from_mbuf_shapes(void)
 	check_clean();
 }
 
+/* Internal data after external storage is packed into pages: one fragment per run, pages shared. */
+static void test_skb_from_mbuf_packing(void)
+{
+	static uint8_t exp[16000];
+	/* cluster 1000, then 100 + 200 inside mbufs, cluster 500, 50 inside, then 30 x 400 inside */
+	static const int lens[] = { 1000, -100, -200, 500, -50 };
+	struct mbuf *m = m_gethdr(M_WAIT, MT_DATA), *t = m;
+	int n = 0;
+
+	m->m_len = 0;
+	for (unsigned k = 0; k < sizeof(lens) / sizeof(lens[0]) + 30; k++) {
+		int len = k < sizeof(lens) / sizeof(lens[0]) ? lens[k] : -400;
+
+		t->m_next = m_get(M_WAIT, MT_DATA);
+		t = t->m_next;
+		if (len > 0)
+			MCLGET(t, M_WAIT);
+		t->m_len = len > 0 ? len : -len;
+		fill(t->m_data, (size_t)t->m_len, n, 0);
+		fill(exp + n, (size_t)t->m_len, n, 0);
+		n += t->m_len;
+	}
+	m->m_pkthdr.len = n;
+	struct sk_buff *skb = skb_from_mbuf(m, 0, GFP_KERNEL);
+
+	CHECK(skb != NULL);
+	CHECK_EQ(skb->len, n);
+	CHECK(same_bytes(skb, exp, (unsigned)n));
+	const struct skb_shared_info *sh = skb_shinfo(skb);
+
+	/* cl | 300 copied | cl | 50 + 9 x 400 on the same page, then pages of 10, 10 and 1 x 400 */
+	CHECK_EQ(sh->nr_frags, 7);
+	CHECK_EQ(skb_frag_size(&sh->frags[1]), 300);
+	CHECK_EQ(skb_frag_size(&sh->frags[3]), 50 + 9 * 400);
+	CHECK(skb_frag_page(&sh->frags[1]) == skb_frag_page(&sh->frags[3])); /* one page, two fragments */
+	CHECK_EQ(skb_frag_off(&sh->frags[3]), 300);
+	CHECK_EQ(skb_frag_size(&sh->frags[4]), 10 * 400);
+	CHECK_EQ(skb_frag_size(&sh->frags[5]), 10 * 400);
+	CHECK_EQ(skb_frag_size(&sh->frags[6]), 400);
+	/* A reference for each fragment on a page, none left over. */
+	CHECK_EQ(pktmem_ext_refs(&skb_frag_page(&sh->frags[1])->ext), 2);
+	CHECK_EQ(pktmem_ext_refs(&skb_frag_page(&sh->frags[4])->ext), 1);
+	CHECK_EQ(pktmem_ext_refs(&skb_frag_page(&sh->frags[5])->ext), 1);
+	CHECK_EQ(pktmem_ext_refs(&skb_frag_page(&sh->frags[6])->ext), 1);
+	kfree_skb(skb);
+
+	/* Many small internal mbufs after one cluster count as the fragments they make. */
+	m_freem(m);
+	m = m_gethdr(M_WAIT, MT_DATA);
+	t = m;
+	t->m_next = m_get(M_WAIT, MT_DATA);
+	t = t->m_next;
+	MCLGET(t, M_WAIT);
+	t->m_len = 100;
+	for (int k = 0; k < MAX_SKB_FRAGS + 10; k++) {
+		t->m_next = m_get(M_WAIT, MT_DATA);
+		t = t->m_next;
+		t->m_len = 20;
+	}
+	skb = skb_from_mbuf(m, 0, GFP_KERNEL);
+	CHECK(skb != NULL && skb_shinfo(skb)->nr_frags == 2 && skb->len == 100 + 20 * (MAX_SKB_FRAGS + 10));
+	kfree_skb(skb);
+
+	/* An internal mbuf whose m_len runs past its buffer is refused. */
+	t->m_len = MLEN + 1;
+	unsigned long d = diag_seen;
+
+	errno = 0;
+	CHECK(skb_from_mbuf(m, 0, GFP_KERNEL) == NULL);
+	CHECK_EQ(errno, EINVAL);
+	CHECK_EQ(diag_seen, d + 1);
+	t->m_len = 20;
+	m_freem(m);
+	check_clean();
+}
+
 static struct mbuf *conv_chain;
 static struct sk_buff *conv_skb;
 
@@ -2040,6 +2116,7 @@ int main(void)
 	TEST(test_skb_from_mbuf);
 	TEST(test_skb_from_mbuf_lifetimes);
 	TEST(test_skb_from_mbuf_shapes);
+	TEST(test_skb_from_mbuf_packing);
 	TEST(test_m_from_skb);
 	TEST(test_round_trip);
 	TEST(test_conversion_faults);

@@ -603,10 +603,14 @@ PKTMEM_API void skb_queue_purge(struct sk_buff_head *list);
  * of its own to share. The chain is left as it was; afterwards both sides
  * treat the shared storage as cloned (copy-on-write), and whichever side
  * lets go last frees it. @headroom bytes of headroom are left in front.
- * Every mbuf with data from the first external one on becomes a fragment.
+ * Data inside mbufs before the first external buffer goes in the head;
+ * each external buffer after it becomes one fragment, and data inside mbufs
+ * there is copied into pages, packed: a run of such mbufs is one fragment,
+ * and runs share a page until it is full.
  * NULL on failure (errno ENOMEM, also for a @headroom no head can have;
  * EMSGSIZE when that makes more than MAX_SKB_FRAGS fragments; EINVAL,
- * diagnosed, for an mbuf with a negative m_len), with nothing kept.
+ * diagnosed, for an mbuf with a negative m_len or, with internal data, an
+ * m_len running past its buffer), with nothing kept.
  */
 PKTMEM_API struct sk_buff *skb_from_mbuf(struct mbuf *m, unsigned int headroom, gfp_t gfp_mask);
 

@@ -21,29 +21,102 @@
 #include "mbuf/mbuf_impl.h"
 #include "storage/window.h"
 
+/*
+ * Data kept inside mbufs after the first external buffer has no storage to
+ * share, so it is copied into pages, packed: consecutive mbufs of such data
+ * fill one fragment, and later ones share the page (a reference each) until
+ * it is full. Both walks below follow this rule, the first to count the
+ * fragments before anything is allocated.
+ */
+struct copy_page {
+	struct page *pg; /* the page being filled, or NULL */
+	size_t off;      /* bytes of it used */
+	bool last_frag;  /* the last fragment ends at off in pg */
+};
+
+/* Fragments the mbufs from @x on make (external ones: one each). */
+static unsigned int frags_needed(const struct mbuf *x)
+{
+	unsigned int n = 0;
+	size_t room = 0;
+	bool extend = false;
+
+	for (; x; x = x->m_next) {
+		size_t len = (size_t)x->m_len;
+
+		if (len == 0)
+			continue;
+		if (x->m_flags & M_EXT) {
+			n++;
+			extend = false;
+			continue;
+		}
+		if (len > room) {
+			room = PAGE_SIZE;
+			extend = false;
+		}
+		if (!extend)
+			n++;
+		room -= len;
+		extend = true;
+	}
+	return n;
+}
+
+/* Append internal mbuf @x's bytes to @skb as fragment bytes (see above). False: no page. */
+static bool copy_into_frags(struct sk_buff *skb, int *ip, struct copy_page *cp, const struct mbuf *x, gfp_t gfp)
+{
+	size_t len = (size_t)x->m_len;
+
+	if (!cp->pg || cp->off + len > PAGE_SIZE) {
+		struct page *pg = alloc_page(gfp);
+
+		if (!pg)
+			return false;
+		if (cp->pg)
+			put_page(cp->pg); /* the fragments keep their own references */
+		*cp = (struct copy_page){ pg, 0, false };
+	}
+	memcpy((char *)page_address(cp->pg) + cp->off, x->m_data, len);
+	if (cp->last_frag) {
+		skb_frag_t *f = &skb_shinfo(skb)->frags[*ip - 1];
+
+		skb_frag_size_add(f, (int)len);
+		skb->len += (unsigned int)len;
+		skb->data_len += (unsigned int)len;
+		skb->truesize += (unsigned int)len;
+	} else {
+		get_page(cp->pg); /* the fragment's reference; ours goes when the page is left */
+		skb_add_rx_frag(skb, (*ip)++, cp->pg, (int)cp->off, (int)len, (unsigned int)len);
+	}
+	cp->off += len;
+	cp->last_frag = true;
+	return true;
+}
+
 struct sk_buff *skb_from_mbuf(struct mbuf *m, unsigned int headroom, gfp_t gfp_mask)
 {
 	size_t prefix = 0;
-	unsigned int nfrags = 0;
 	const struct mbuf *x;
 
 	if (unlikely(!m)) {
 		diag("skb_from_mbuf", "NULL mbuf chain");
 		return NULL;
 	}
-	for (x = m; x; x = x->m_next)
-		if (unlikely(x->m_len < 0)) {
-			diag("skb_from_mbuf", "mbuf %p of chain %p has m_len %d", (const void *)x, (void *)m, x->m_len);
+	for (x = m; x; x = x->m_next) {
+		/* Internal data must lie inside its mbuf: it is copied from there. */
+		if (unlikely(x->m_len < 0 ||
+			     (!(x->m_flags & M_EXT) && x->m_len > m_buf_end(x) - x->m_data))) {
+			diag("skb_from_mbuf", "mbuf %p of chain %p has m_len %d (%td bytes of room)", (const void *)x,
+			     (void *)m, x->m_len, m_buf_end(x) - x->m_data);
 			errno = EINVAL;
 			return NULL;
 		}
+	}
 	/* Bytes inside mbufs before the first external buffer go in the head. */
 	for (x = m; x && !(x->m_flags & M_EXT); x = x->m_next)
 		prefix += (size_t)x->m_len;
-	for (; x; x = x->m_next)
-		if (x->m_len > 0)
-			nfrags++;
-	if (nfrags > MAX_SKB_FRAGS) {
+	if (frags_needed(x) > MAX_SKB_FRAGS) {
 		errno = EMSGSIZE;
 		return NULL;
 	}
@@ -61,28 +134,29 @@ struct sk_buff *skb_from_mbuf(struct mbuf *m, unsigned int headroom, gfp_t gfp_m
 	for (x = m; x && !(x->m_flags & M_EXT); x = x->m_next)
 		memcpy(skb_put(skb, (unsigned int)x->m_len), x->m_data, (size_t)x->m_len);
 
+	struct copy_page cp = { NULL, 0, false };
 	int i = 0;
 
 	for (; x; x = x->m_next) {
-		struct page *pg;
-
 		if (x->m_len <= 0)
 			continue;
 		if (x->m_flags & M_EXT) {
-			pg = pktmem_page_view(x->m_ext.ext_storage, x->m_data, (size_t)x->m_len, gfp_mask);
-		} else {
-			/* Data inside an mbuf has no storage to share: copy it (at most MLEN bytes). */
-			pg = alloc_page(gfp_mask);
-			if (pg)
-				memcpy(page_address(pg), x->m_data, (size_t)x->m_len);
+			struct page *pg = pktmem_page_view(x->m_ext.ext_storage, x->m_data, (size_t)x->m_len, gfp_mask);
+
+			if (!pg)
+				goto fail;
+			skb_add_rx_frag(skb, i++, pg, 0, x->m_len, (unsigned int)x->m_len);
+			cp.last_frag = false;
+		} else if (!copy_into_frags(skb, &i, &cp, x, gfp_mask)) {
+			goto fail;
 		}
-		if (!pg) {
-			kfree_skb(skb); /* drops the fragments added so far */
-			return NULL;
-		}
-		skb_add_rx_frag(skb, i++, pg, 0, x->m_len, (unsigned int)x->m_len);
 	}
+	put_page(cp.pg);
 	return skb;
+fail:
+	put_page(cp.pg);
+	kfree_skb(skb); /* drops the fragments added so far */
+	return NULL;
 }
 
 /* Append to @tail an mbuf sharing @e's bytes at @data (one new reference). */
