@@ -91,6 +91,42 @@ static inline void diag_capture(void)
 	pktmem_set_diag_handler(counting_diag, NULL);
 }
 
+/* One diagnostic from @func while @stmt runs. */
+#define EXPECT_DIAG(func, stmt)                                                     \
+	do {                                                                        \
+		unsigned long before_ = diag_seen;                                  \
+		stmt;                                                               \
+		CHECK_EQ(diag_seen, before_ + 1);                                   \
+		CHECK(strcmp(diag_last_func, (func)) == 0);                         \
+	} while (0)
+
+/* No diagnostic while @stmt runs. */
+#define EXPECT_NO_DIAG(stmt)                                                        \
+	do {                                                                        \
+		unsigned long before_ = diag_seen;                                  \
+		stmt;                                                               \
+		CHECK_EQ(diag_seen, before_);                                       \
+	} while (0)
+
+/* The last diagnostic's message contains @s. */
+#define HAS(s) (strstr(diag_last_msg, (s)) != NULL)
+
+static inline int sum_in_use_(const struct pktmem_stats *st, void *arg)
+{
+	if (st->kind == PKTMEM_STATS_CACHE)
+		*(unsigned long long *)arg += st->in_use;
+	return 0;
+}
+
+/* Objects in use in every cache of the library (kmalloc, pages, ... all). */
+static inline unsigned long long all_in_use(void)
+{
+	unsigned long long n = 0;
+
+	pktmem_stats_walk(sum_in_use_, &n);
+	return n;
+}
+
 /* In-use count of a cache (asserted back at zero by every test). */
 static inline unsigned long long cache_in_use(struct kmem_cache *c)
 {

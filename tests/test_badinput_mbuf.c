@@ -19,21 +19,6 @@
 
 /* ------------------------------------------------------------ helpers */
 
-static int sum_in_use(const struct pktmem_stats *st, void *arg)
-{
-	if (st->kind == PKTMEM_STATS_CACHE)
-		*(unsigned long long *)arg += st->in_use;
-	return 0;
-}
-
-static unsigned long long all_in_use(void)
-{
-	unsigned long long n = 0;
-
-	pktmem_stats_walk(sum_in_use, &n);
-	return n;
-}
-
 static unsigned long long baseline_in_use;
 
 /* Every test ends here: nothing of ours left in any cache (tags are kmalloc). */
@@ -43,24 +28,6 @@ static void check_clean(void)
 	CHECK_EQ(cache_in_use(pktmem_cluster_cache()), 0);
 	CHECK_EQ(all_in_use(), baseline_in_use);
 }
-
-/* One diagnostic from @func while @stmt runs. */
-#define EXPECT_DIAG(func, stmt)                                                     \
-	do {                                                                        \
-		unsigned long before_ = diag_seen;                                  \
-		stmt;                                                               \
-		CHECK_EQ(diag_seen, before_ + 1);                                   \
-		CHECK(strcmp(diag_last_func, (func)) == 0);                         \
-	} while (0)
-
-#define EXPECT_NO_DIAG(stmt)                                                        \
-	do {                                                                        \
-		unsigned long before_ = diag_seen;                                  \
-		stmt;                                                               \
-		CHECK_EQ(diag_seen, before_);                                       \
-	} while (0)
-
-#define HAS(s) (strstr(diag_last_msg, (s)) != NULL)
 
 static inline uint8_t pat(int i)
 {

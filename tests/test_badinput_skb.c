@@ -39,21 +39,6 @@ static struct page *volatile npage;
 static skb_frag_t *volatile nfrag;
 static volatile unsigned long sink;
 
-static int sum_in_use(const struct pktmem_stats *st, void *arg)
-{
-	if (st->kind == PKTMEM_STATS_CACHE)
-		*(unsigned long long *)arg += st->in_use;
-	return 0;
-}
-
-static unsigned long long all_in_use(void)
-{
-	unsigned long long n = 0;
-
-	pktmem_stats_walk(sum_in_use, &n);
-	return n;
-}
-
 static unsigned long long baseline;
 
 /* Every test ends here: nothing of ours is left in use anywhere. */

@@ -34,21 +34,6 @@ static inline uint8_t pat2(long i)
 	return (uint8_t)(((i * 13 + 5) & 0xff) ^ 0x5a);
 }
 
-static int sum_in_use(const struct pktmem_stats *st, void *arg)
-{
-	if (st->kind == PKTMEM_STATS_CACHE)
-		*(unsigned long long *)arg += st->in_use;
-	return 0;
-}
-
-static unsigned long long all_in_use(void)
-{
-	unsigned long long n = 0;
-
-	pktmem_stats_walk(sum_in_use, &n);
-	return n;
-}
-
 static unsigned long long baseline_in_use;
 static int user_added, user_freed;
 
@@ -937,14 +922,6 @@ static int never_fn(void *arg, void *data, unsigned int count)
 	(*(int *)arg)++;
 	return 0;
 }
-
-#define EXPECT_DIAG(func, stmt)                                                     \
-	do {                                                                        \
-		unsigned long before_ = diag_seen;                                  \
-		stmt;                                                               \
-		CHECK_EQ(diag_seen, before_ + 1);                                   \
-		CHECK(strcmp(diag_last_func, (func)) == 0);                         \
-	} while (0)
 
 static void test_bad_input_diagnosed(void)
 {

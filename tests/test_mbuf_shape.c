@@ -1182,7 +1182,8 @@ static void test_cat(void)
 
 /* ------------------------------------------------------------ diagnostics */
 
-#define EXPECT_DIAG(stmt, fname)                                    \
+/* EXPECT_DIAG of check.h with the statement first. */
+#define EXPECT_DIAG_IN(stmt, fname)                                    \
 	do {                                                        \
 		unsigned long seen_ = diag_seen;                    \
 		stmt;                                               \
@@ -1202,36 +1203,36 @@ static void test_diagnosed_misuse(void)
 	snap_take(&before, m);
 	snap_take(&before_plain, plain);
 
-	EXPECT_DIAG(r = m_pullup(m, -1), "m_pullup");
+	EXPECT_DIAG_IN(r = m_pullup(m, -1), "m_pullup");
 	CHECK(r == NULL);
-	EXPECT_DIAG(r = m_pullup(m, MHLEN + 1), "m_pullup");
+	EXPECT_DIAG_IN(r = m_pullup(m, MHLEN + 1), "m_pullup");
 	CHECK(r == NULL);
-	EXPECT_DIAG(r = m_pullup(NULL, 4), "m_pullup");
+	EXPECT_DIAG_IN(r = m_pullup(NULL, 4), "m_pullup");
 
-	EXPECT_DIAG(r = m_pulldown(m, -1, 4, &offp), "m_pulldown");
+	EXPECT_DIAG_IN(r = m_pulldown(m, -1, 4, &offp), "m_pulldown");
 	CHECK(r == NULL);
-	EXPECT_DIAG(r = m_pulldown(m, 0, MCLBYTES + 1, &offp), "m_pulldown");
-	EXPECT_DIAG(r = m_pulldown(m, 0, -1, NULL), "m_pulldown");
-	EXPECT_DIAG(r = m_pulldown(NULL, 0, 4, NULL), "m_pulldown");
+	EXPECT_DIAG_IN(r = m_pulldown(m, 0, MCLBYTES + 1, &offp), "m_pulldown");
+	EXPECT_DIAG_IN(r = m_pulldown(m, 0, -1, NULL), "m_pulldown");
+	EXPECT_DIAG_IN(r = m_pulldown(NULL, 0, 4, NULL), "m_pulldown");
 	CHECK_EQ(offp, 12345);
 
-	EXPECT_DIAG(m_adj(NULL, 3), "m_adj");
+	EXPECT_DIAG_IN(m_adj(NULL, 3), "m_adj");
 
-	EXPECT_DIAG(r = m_prepend(m, -1, M_DONTWAIT), "m_prepend");
+	EXPECT_DIAG_IN(r = m_prepend(m, -1, M_DONTWAIT), "m_prepend");
 	CHECK(r == NULL);
-	EXPECT_DIAG(r = m_prepend(m, MHLEN + 1, M_DONTWAIT), "m_prepend");
-	EXPECT_DIAG(r = m_prepend(plain, MLEN + 1, M_DONTWAIT), "m_prepend");
-	EXPECT_DIAG(r = m_prepend(NULL, 4, M_DONTWAIT), "m_prepend");
-	EXPECT_DIAG(r = m_prepend(m, 4, 7), "m_prepend");
+	EXPECT_DIAG_IN(r = m_prepend(m, MHLEN + 1, M_DONTWAIT), "m_prepend");
+	EXPECT_DIAG_IN(r = m_prepend(plain, MLEN + 1, M_DONTWAIT), "m_prepend");
+	EXPECT_DIAG_IN(r = m_prepend(NULL, 4, M_DONTWAIT), "m_prepend");
+	EXPECT_DIAG_IN(r = m_prepend(m, 4, 7), "m_prepend");
 
-	EXPECT_DIAG(m_cat(NULL, plain), "m_cat");
-	EXPECT_DIAG(m_cat(m, m), "m_cat");
-	EXPECT_DIAG(m_cat(m, m->m_next->m_next), "m_cat");
+	EXPECT_DIAG_IN(m_cat(NULL, plain), "m_cat");
+	EXPECT_DIAG_IN(m_cat(m, m), "m_cat");
+	EXPECT_DIAG_IN(m_cat(m, m->m_next->m_next), "m_cat");
 
-	EXPECT_DIAG(r = m_split(m, -1, M_DONTWAIT), "m_split");
+	EXPECT_DIAG_IN(r = m_split(m, -1, M_DONTWAIT), "m_split");
 	CHECK(r == NULL);
-	EXPECT_DIAG(r = m_split(NULL, 0, M_DONTWAIT), "m_split");
-	EXPECT_DIAG(r = m_split(m, 1, 42), "m_split");
+	EXPECT_DIAG_IN(r = m_split(NULL, 0, M_DONTWAIT), "m_split");
+	EXPECT_DIAG_IN(r = m_split(m, 1, 42), "m_split");
 
 	/* Nothing was touched. */
 	CHECK(snap_same(&before, m));

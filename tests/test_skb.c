@@ -56,22 +56,6 @@ static int node_of_address(void *p)
 	return node;
 }
 
-static int sum_in_use(const struct pktmem_stats *st, void *arg)
-{
-	if (st->kind == PKTMEM_STATS_CACHE)
-		*(unsigned long long *)arg += st->in_use;
-	return 0;
-}
-
-/* Objects in use in every cache of the library (kmalloc, pages, ... all). */
-static unsigned long long all_in_use(void)
-{
-	unsigned long long n = 0;
-
-	pktmem_stats_walk(sum_in_use, &n);
-	return n;
-}
-
 static unsigned long long baseline;
 static int extadd_freed;
 
