@@ -1029,6 +1029,7 @@ static void test_prepend_shared(void)
 		m->m_data += 500;
 		m->m_len = 100;
 		m->m_pkthdr.len = 100;
+		memset(m->m_ext.ext_buf, 0x77, PKTMEM_CLUSTER_SIZE); /* every byte compared below is written */
 		fill_bytes(m, 14);
 		memset(m->m_ext.ext_buf, 0x77, 500);
 
