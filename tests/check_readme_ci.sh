@@ -35,8 +35,10 @@ target=$(sed -n 's/.*--target \([A-Za-z0-9_-]*\).*/\1/p' <<<"$demo")
 	err "first command does not build and run an example from examples/: $demo"
 [[ $suite == *ctest* ]] || err "second command does not run ctest: $suite"
 
-# .ci/run must contain the suite command as a line of its own.
-if ! sed 's/^[[:space:]]*//' "$ci" | grep -qxF -- "$suite"; then
+# .ci/run must contain the suite command as a line of its own. (Not a
+# pipe into grep -q: grep stops at the match, and under pipefail the
+# writer's SIGPIPE would fail the check at random.)
+if ! grep -qxF -- "$suite" < <(sed 's/^[[:space:]]*//' "$ci"); then
 	err ".ci/run does not run the README's test command verbatim: $suite"
 fi
 [ $fail -eq 0 ] && echo "README quick start and .ci/run agree: $suite"
