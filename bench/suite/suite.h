@@ -49,26 +49,7 @@ void op_add(const struct op *op);
 
 /* ---------------------------------------------------------------- helpers */
 
-/* Let @p escape through an empty asm, so that no work on it can be optimised away. */
-static inline void escape(const void *p)
-{
-	__asm__ __volatile__("" : : "r"(p) : "memory");
-}
-
-/* Write the first byte, as a user of the buffer would, then let it escape. */
-static inline void touch(void *p, uint64_t i)
-{
-	*(volatile unsigned char *)p = (unsigned char)i;
-	escape(p);
-}
-
-static inline uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
+#include "../bench_util.h"
 
 /* Print "bench_suite: @what failed (@side)" and exit 1: an op must not fail. */
 _Noreturn void die(const char *what, const char *side);
