@@ -21,15 +21,38 @@
 #include "mbuf_model.h"
 #include "skb_model.h"
 
-/* External segments skb_from_mbuf() makes fragments of (every mbuf with data from the first M_EXT one). */
+/*
+ * Fragments skb_from_mbuf() makes of the mbufs from the first M_EXT one on,
+ * by its documented rule: one per external buffer; data inside mbufs is
+ * packed into pages, a run of such mbufs is one fragment, and a page is
+ * left for a new one when the next mbuf's bytes do not fit in it.
+ */
 static int frag_segments(const struct mbuf *m)
 {
 	int n = 0;
+	size_t used = PAGE_SIZE; /* bytes of the current copy page in use; none yet */
+	bool in_run = false;
 
 	while (m && !(m->m_flags & M_EXT))
 		m = m->m_next;
-	for (; m; m = m->m_next)
-		n += m->m_len > 0;
+	for (; m; m = m->m_next) {
+		size_t len = (size_t)m->m_len;
+
+		if (len == 0)
+			continue;
+		if (m->m_flags & M_EXT) {
+			n++;
+			in_run = false;
+			continue;
+		}
+		if (used + len > PAGE_SIZE) {
+			used = 0;
+			in_run = false;
+		}
+		n += !in_run;
+		used += len;
+		in_run = true;
+	}
 	return n;
 }
 
@@ -73,7 +96,9 @@ static void op_to_skb(void)
 		       segs);
 		return;
 	}
-	EXPECT(segs <= MAX_SKB_FRAGS, "skb_from_mbuf made an skb of %d segments (%d external)", segs, exts);
+	EXPECT(segs <= MAX_SKB_FRAGS && skb_shinfo(skb)->nr_frags == segs,
+	       "skb_from_mbuf made an skb of %d fragments (%d expected, %d external)", skb_shinfo(skb)->nr_frags, segs,
+	       exts);
 	EXPECT(skb_headroom(skb) == headroom && !skb_cloned(skb), "skb_from_mbuf: headroom %u (asked %u), cloned %d",
 	       skb_headroom(skb), headroom, skb_cloned(skb));
 
