@@ -451,7 +451,11 @@ static inline void op_copyback(void)
 				packet_gone();
 			return;
 		}
-		off = len;
+		off = len; /* the append must respect the growth limit too */
+		if (off + n > MB_GROW_LIMIT) {
+			op_adj();
+			return;
+		}
 	}
 	fill_random(mscratch, n);
 	memcpy(expect, pkt.model, (size_t)len);
