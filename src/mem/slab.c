@@ -122,13 +122,27 @@ struct tcache_entry {
 	int node;                           /* the owner thread's node */
 	uintptr_t key;                      /* span_key(cache, node), or KEY_NONE */
 	atomic_uint_least64_t allocs, frees;
-	void *objs[MAG_CAP];
+	/*
+	 * The stack: objs[0..n), that is slot[1..n]. slot[0] stays NULL, so
+	 * the top, slot[n], can be compared with a freed pointer even when the
+	 * magazine is empty (NULL never reaches that compare).
+	 */
+	union {
+		void *slot[MAG_CAP + 1];
+		struct {
+			void *guard;
+			void *objs[MAG_CAP];
+		};
+	};
 };
+
+_Static_assert(offsetof(struct tcache_entry, objs) == offsetof(struct tcache_entry, slot) + sizeof(void *),
+	       "objs[i] is slot[i + 1]");
 
 struct tcache {
 	struct tcache *next, *prev; /* all live threads, under threads_lock */
 	int node;
-	struct tcache_entry *ent[MAX_CACHES + 1]; /* [NO_FAST_ID] stays NULL */
+	struct tcache_entry *ent[MAX_CACHES + 1]; /* &no_entry if none; [NO_FAST_ID] stays so */
 };
 
 /*
@@ -147,10 +161,18 @@ static _Thread_local struct tcache *tls_tc __attribute__((tls_model("initial-exe
 static struct tcache tc_dead;
 
 /*
- * The fast paths' view of the same: tls_tc->ent while the thread cache
- * lives, else a table of NULLs, so that they index it without a NULL test.
+ * The magazine of a thread that has none for a cache: no cache, empty,
+ * and a key no span has, so every fast path test fails on it and it is
+ * never written. Unused slots of every table point here rather than
+ * being NULL, so the fast paths need no NULL test.
  */
-static struct tcache_entry *const no_ents[MAX_CACHES + 1];
+static struct tcache_entry no_entry = { .key = KEY_NONE };
+
+/*
+ * The fast paths' view of the thread cache: tls_tc->ent while it lives,
+ * else a table of no_entry.
+ */
+static struct tcache_entry *const no_ents[MAX_CACHES + 1] = { [0 ... MAX_CACHES] = &no_entry };
 static _Thread_local struct tcache_entry *const *tls_ent __attribute__((tls_model("initial-exec"))) = no_ents;
 
 static void cache_free_locked_entry(struct tcache *tc, struct tcache_entry *e);
@@ -501,7 +523,7 @@ static void tcache_exit(void *arg)
 
 	pthread_mutex_lock(&threads_lock);
 	for (unsigned i = 0; i < MAX_CACHES; i++) {
-		if (tc->ent[i]) {
+		if (tc->ent[i] != &no_entry) {
 			cache_free_locked_entry(tc, tc->ent[i]);
 			free(tc->ent[i]);
 		}
@@ -534,6 +556,8 @@ static struct tcache *tcache_get(void)
 	tc = calloc(1, sizeof(*tc));
 	if (!tc)
 		return NULL;
+	for (unsigned i = 0; i <= MAX_CACHES; i++)
+		tc->ent[i] = &no_entry;
 	tc->node = node_of_caller();
 	if (pthread_setspecific(tc_key, tc) != 0) {
 		free(tc);
@@ -555,10 +579,10 @@ static struct tcache_entry *entry_get(struct tcache *tc, struct kmem_cache *c)
 {
 	struct tcache_entry *e = tc->ent[c->id];
 
-	if (e && atomic_load_explicit(&e->cache, memory_order_relaxed) == c)
+	if (atomic_load_explicit(&e->cache, memory_order_relaxed) == c)
 		return e;
 	pthread_mutex_lock(&threads_lock);
-	if (!e) {
+	if (e == &no_entry) {
 		e = calloc(1, sizeof(*e));
 		if (!e) {
 			pthread_mutex_unlock(&threads_lock);
@@ -581,17 +605,19 @@ static inline struct tcache_entry *entry_fast(struct kmem_cache *c)
 {
 	struct tcache_entry *e = tls_ent[c->id];
 
-	if (unlikely(!e || atomic_load_explicit(&e->cache, memory_order_relaxed) != c))
+	/* no_entry's cache is NULL */
+	if (unlikely(atomic_load_explicit(&e->cache, memory_order_relaxed) != c))
 		return NULL;
 	return e;
 }
 
 /*
- * Cheaper still, for the plain fast paths: the magazine, or NULL while @c
- * has a limit. The entry may be a stale one (its cache destroyed), but a
- * stale entry has n == 0 and key KEY_NONE, so it passes neither the alloc
- * test (n != 0) nor the free test (key equal to a span's key): when those
- * pass, the entry is @c's (ids are unique among live caches).
+ * Cheaper still, for the plain fast paths: the magazine, never NULL, and
+ * no_entry while @c has a limit. The entry may be no_entry or a stale one
+ * (its cache destroyed), but those have n == 0 and key KEY_NONE, so they
+ * pass neither the alloc test (n != 0) nor the free test (key equal to a
+ * span's key): when those pass, the entry is @c's (ids are unique among
+ * live caches).
  */
 static inline struct tcache_entry *entry_hot(struct kmem_cache *c)
 {
@@ -699,12 +725,15 @@ void *kmem_cache_alloc(struct kmem_cache *c, gfp_t gfp)
 	struct tcache_entry *e = entry_hot(c);
 	unsigned n;
 
-	/* n != 0 also proves the entry is c's (see entry_hot()). */
-	if (likely(e && (n = e->n) != 0 && !(gfp & __GFP_ZERO) &&
-		   (!(gfp & __GFP_DIRECT_RECLAIM) || atomic_depth == 0) && !fast_paths_off())) {
-		void *obj = e->objs[--n];
+	/*
+	 * n != 0 also proves the entry is c's (see entry_hot()). Outside an
+	 * atomic section (nearly always) the gfp mask needs no reclaim test.
+	 */
+	if (likely((n = e->n) != 0 && !(gfp & __GFP_ZERO) &&
+		   (atomic_depth == 0 || !(gfp & __GFP_DIRECT_RECLAIM)) && !fast_paths_off())) {
+		void *obj = e->slot[n];
 
-		e->n = n;
+		e->n = n - 1;
 
 		ctr_add_owner(&e->allocs, 1);
 		mem_unpoison(obj, c->size);
@@ -739,14 +768,40 @@ static __attribute__((noinline, cold)) void obj_bad(struct kmem_cache *c, const 
 		     span_valid(s) ? (s->cache ? s->cache->name : "a kmalloc block") : "no pktmem cache");
 }
 
-/* Is @obj at an object boundary of @c within its span (see max_idx)? */
-static inline bool obj_index_ok(const struct kmem_cache *c, const void *obj)
+/*
+ * Is @obj at an object boundary of @c within the span at @base (see
+ * max_idx)? The test is exact over the whole 64-bit difference, so a
+ * pointer outside [base, base + SPAN_SIZE) fails it too.
+ */
+static inline bool obj_index_ok_at(const struct kmem_cache *c, uintptr_t base, const void *obj)
 {
-	uint64_t x = ((uintptr_t)obj & (SPAN_SIZE - 1)) - (uint64_t)c->hdr_off;
+	uint64_t x = (uintptr_t)obj - base - (uint64_t)c->hdr_off;
 	uint64_t q = x * c->odd_inv;
 
 	q = (q >> c->shift) | (q << ((64 - c->shift) & 63));
 	return q <= c->max_idx;
+}
+
+static inline bool obj_index_ok(const struct kmem_cache *c, const void *obj)
+{
+	return obj_index_ok_at(c, (uintptr_t)span_of(obj), obj);
+}
+
+/*
+ * The span recorded for @obj's 2 MiB of the 47-bit address space, or NULL.
+ * The address bits above 47 are dropped rather than tested: for a pointer
+ * that has any, the span found is not the pointer's own, and the exact
+ * index test (obj_index_ok_at() from that span) rejects it. NULL is no span.
+ */
+static inline const struct span *span_here(const void *obj)
+{
+	uintptr_t base = (uintptr_t)obj & (((uintptr_t)1 << 47) - SPAN_SIZE);
+	uintptr_t idx = base / SPAN_SIZE;
+
+	_Static_assert(ARENA_SPAN_WORDS * 64 == ((uintptr_t)1 << 47) / SPAN_SIZE, "the bitmap covers 47 bits");
+	if (!((atomic_load_explicit(&arena_span_bits[idx / 64], memory_order_relaxed) >> (idx % 64)) & 1))
+		return NULL;
+	return (const struct span *)base;
 }
 
 /*
@@ -764,9 +819,9 @@ static inline bool obj_owned(struct kmem_cache *c, const void *obj)
  * Equal keys prove both the cache and the node (a stale entry has KEY_NONE). */
 static inline bool obj_ours_here(const struct kmem_cache *c, const struct tcache_entry *e, const void *obj)
 {
-	const struct span *s = span_of(obj);
+	const struct span *s = span_here(obj);
 
-	return obj && span_valid(s) && s->key == e->key && obj_index_ok(c, obj);
+	return s && s->key == e->key && obj_index_ok_at(c, (uintptr_t)s, obj);
 }
 
 /* obj_owned(), diagnosing a pointer that is not. */
@@ -827,7 +882,7 @@ static __attribute__((noinline)) void free_checked(struct kmem_cache *c, void *o
 
 	/* The object freed last is still on top of the magazine: one compare
 	 * catches the commonest double free even with debug mode off. */
-	if (unlikely(e && e->n && e->objs[e->n - 1] == obj)) {
+	if (unlikely(e && e->slot[e->n] == obj)) {
 		diag("kmem_cache_free", "%p (cache '%s') freed twice: it is the object this thread freed last",
 		     obj, c->name);
 		return;
@@ -853,12 +908,14 @@ void kmem_cache_free(struct kmem_cache *c, void *obj)
 	 * The common case, kept free of calls so it needs no stack frame. The
 	 * span key equal to the magazine's proves at once that the span is c's
 	 * (the entry is c's: a stale one has KEY_NONE) and on this thread's node.
+	 * NULL finds no span. slot[n] is the object freed last (NULL when the
+	 * magazine is empty).
 	 */
-	if (likely(obj && c && (e = entry_hot(c)) != NULL && obj_ours_here(c, e, obj) &&
-		   (n = e->n) < MAG_CAP && (n == 0 || e->objs[n - 1] != obj) && !fast_paths_off())) {
+	if (likely(c && obj_ours_here(c, (e = entry_hot(c)), obj) && (n = e->n) < MAG_CAP &&
+		   e->slot[n] != obj && !fast_paths_off())) {
 		vg_pool_free(c, obj);
 		mem_poison(obj, c->stride);
-		e->objs[n] = obj;
+		e->slot[n + 1] = obj;
 		e->n = n + 1;
 		ctr_add_owner(&e->frees, 1);
 		return;
@@ -875,27 +932,55 @@ void kmem_cache_free(struct kmem_cache *c, void *obj)
  * that test passes only for an object start inside that span. Otherwise
  * (another span, or not an object) the full test decides.
  */
+/* The object index of offset @x (see max_idx), or a value above max_idx. */
+static inline uint64_t ror_idx(uint64_t x, uint64_t inv, unsigned shift, unsigned rshift)
+{
+	uint64_t q = x * inv;
+
+	return (q >> shift) | (q << rshift);
+}
+
 static inline bool objs_all_ours(const struct kmem_cache *c, const struct tcache_entry *e,
 				 void *const *p, size_t nr)
 {
 	const uint64_t inv = c->odd_inv, max = c->max_idx;
 	const unsigned shift = c->shift, rshift = (64 - shift) & 63;
 	uintptr_t base; /* first object of the last span checked */
+	size_t i = 1;
 
-	if (!nr)
-		return true;
+#define IDX(ptr) ror_idx((uintptr_t)(ptr) - base, inv, shift, rshift)
 	if (!obj_ours_here(c, e, p[0]))
 		return false;
 	base = (uintptr_t)span_of(p[0]) + c->hdr_off;
-	for (size_t i = 1; i < nr; i++) {
-		uint64_t q = ((uintptr_t)p[i] - base) * inv;
+	/*
+	 * Four at a time without a branch each: the largest index decides
+	 * (every failure maps above max). A block that fails is looked at one
+	 * pointer at a time below, which may move base to another span.
+	 */
+	while (i + 4 <= nr) {
+		uint64_t q0 = IDX(p[i]), q1 = IDX(p[i + 1]), q2 = IDX(p[i + 2]), q3 = IDX(p[i + 3]);
+		uint64_t m01 = q0 > q1 ? q0 : q1, m23 = q2 > q3 ? q2 : q3;
 
-		if (likely(((q >> shift) | (q << rshift)) <= max))
+		if (likely((m01 > m23 ? m01 : m23) <= max)) {
+			i += 4;
+			continue;
+		}
+		for (size_t end = i + 4; i < end; i++) {
+			if (likely(IDX(p[i]) <= max))
+				continue;
+			if (!obj_ours_here(c, e, p[i]))
+				return false;
+			base = (uintptr_t)span_of(p[i]) + c->hdr_off;
+		}
+	}
+	for (; i < nr; i++) {
+		if (likely(IDX(p[i]) <= max))
 			continue;
 		if (!obj_ours_here(c, e, p[i]))
 			return false;
 		base = (uintptr_t)span_of(p[i]) + c->hdr_off;
 	}
+#undef IDX
 	return true;
 }
 
@@ -989,8 +1074,8 @@ int kmem_cache_alloc_bulk(struct kmem_cache *c, gfp_t gfp, size_t nr, void **p)
 	struct tcache_entry *e;
 
 	/* The plain case: the whole run is in the magazine (n >= nr > 0: c's). */
-	if (likely(nr && c && p && (e = entry_hot(c)) != NULL && e->n >= nr && !(gfp & __GFP_ZERO) &&
-		   (!(gfp & __GFP_DIRECT_RECLAIM) || atomic_depth == 0) && !fast_paths_off())) {
+	if (likely(nr && c && p && (e = entry_hot(c))->n >= nr && !(gfp & __GFP_ZERO) &&
+		   (atomic_depth == 0 || !(gfp & __GFP_DIRECT_RECLAIM)) && !fast_paths_off())) {
 		unsigned n = e->n - (unsigned)nr;
 
 		memcpy(p, e->objs + n, nr * sizeof(void *));
@@ -1042,8 +1127,11 @@ void kmem_cache_free_bulk(struct kmem_cache *c, size_t nr, void **p)
 {
 	struct tcache_entry *e;
 
-	/* The plain case: every entry an object of c on this node, no limit. */
-	if (likely(c && p && (e = entry_hot(c)) != NULL && !fast_paths_off() && objs_all_ours(c, e, p, nr))) {
+	/*
+	 * The plain case: every entry an object of c on this node, no limit.
+	 * nr == 0 goes the slow way, which writes nothing (no_entry is shared).
+	 */
+	if (likely(nr && c && p && !fast_paths_off() && objs_all_ours(c, (e = entry_hot(c)), p, nr))) {
 		for (size_t i = 0; i < nr; i++) { /* no code without ASan or memcheck */
 			vg_pool_free(c, p[i]);
 			mem_poison(p[i], c->stride);
@@ -1164,7 +1252,7 @@ static void cache_sum_locked(struct kmem_cache *c, uint64_t *allocs, uint64_t *f
 	for (struct tcache *tc = threads_head.next; tc != &threads_head; tc = tc->next) {
 		struct tcache_entry *e = tc->ent[c->id];
 
-		if (e && atomic_load_explicit(&e->cache, memory_order_relaxed) == c) {
+		if (atomic_load_explicit(&e->cache, memory_order_relaxed) == c) {
 			*allocs += ctr_get(&e->allocs);
 			*frees += ctr_get(&e->frees);
 		}
@@ -1190,7 +1278,7 @@ void kmem_cache_destroy(struct kmem_cache *c)
 	for (struct tcache *tc = threads_head.next; tc != &threads_head; tc = tc->next) {
 		struct tcache_entry *e = tc->ent[c->id];
 
-		if (e && atomic_load_explicit(&e->cache, memory_order_relaxed) == c) {
+		if (atomic_load_explicit(&e->cache, memory_order_relaxed) == c) {
 			e->n = 0;
 			e->key = KEY_NONE;
 			atomic_store_explicit(&e->cache, NULL, memory_order_relaxed);
