@@ -113,15 +113,23 @@ struct kmem_cache {
 /*
  * One cache's magazine in one thread. The owner thread alone pushes and
  * pops; others touch it only under threads_lock (statistics, destroy, the
- * owner's exit). The counters are relaxed atomics so that statistics can
- * read them without a lock: a plain load and store on the owner's side.
+ * owner's exit). The count and counters are relaxed atomics so that
+ * statistics can read them without a lock: a plain load and store on the
+ * owner's side (mag_n(), mag_set_n(), ctr_add_owner()).
+ *
+ * Frees are not counted: every object that enters the stack comes from a
+ * free or from the depot (inflow), and every one that leaves goes to an
+ * allocation or back (inflow less), so count = frees - allocs + inflow,
+ * and entry_frees() derives frees from the other three. The free fast
+ * path then writes no counter; inflow changes only on slow paths.
  */
 struct tcache_entry {
 	_Atomic(struct kmem_cache *) cache; /* NULL: free for reuse */
-	unsigned int n;                     /* 0 whenever cache is NULL */
+	atomic_uint count;                  /* objects on the stack; 0 whenever cache is NULL */
 	int node;                           /* the owner thread's node */
 	uintptr_t key;                      /* span_key(cache, node), or KEY_NONE */
-	atomic_uint_least64_t allocs, frees;
+	atomic_uint_least64_t allocs;       /* objects handed out from this magazine */
+	atomic_uint_least64_t inflow;       /* from the depot less back to it, modulo 2^64 */
 	/*
 	 * The stack: objs[0..n), that is slot[1..n]. slot[0] stays NULL, so
 	 * the top, slot[n], can be compared with a freed pointer even when the
@@ -190,6 +198,29 @@ static inline void ctr_add_owner(atomic_uint_least64_t *c, uint64_t v)
 	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v, memory_order_relaxed);
 }
 
+/* Owner-only decrement (modulo 2^64, as the counter is read). */
+static inline void ctr_sub_owner(atomic_uint_least64_t *c, uint64_t v)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) - v, memory_order_relaxed);
+}
+
+/* A magazine's object count, read and written as ctr_add_owner() does. */
+static inline unsigned mag_n(struct tcache_entry *e)
+{
+	return atomic_load_explicit(&e->count, memory_order_relaxed);
+}
+
+static inline void mag_set_n(struct tcache_entry *e, unsigned n)
+{
+	atomic_store_explicit(&e->count, n, memory_order_relaxed);
+}
+
+/* The frees this magazine took (see struct tcache_entry), modulo 2^64. */
+static inline uint64_t entry_frees(struct tcache_entry *e)
+{
+	return (uint64_t)mag_n(e) + ctr_get(&e->allocs) - ctr_get(&e->inflow);
+}
+
 static inline void ctr_add(atomic_uint_least64_t *c, uint64_t v)
 {
 	atomic_fetch_add_explicit(c, v, memory_order_relaxed);
@@ -244,6 +275,7 @@ static struct span *span_new(struct kmem_cache *c, int node, size_t map_size)
 	s->large_size = 0;
 	s->node = node;
 	s->key = span_key(c, node);
+	s->first = (uintptr_t)s + c->hdr_off;
 	return s;
 }
 
@@ -505,14 +537,16 @@ static void cache_free_locked_entry(struct tcache *tc, struct tcache_entry *e)
 
 	if (!c)
 		return;
-	if (e->n)
-		depot_put(c, tc->node, e->objs, e->n);
+	unsigned n = mag_n(e);
+
 	ctr_add(&c->allocs, ctr_get(&e->allocs));
-	ctr_add(&c->frees, ctr_get(&e->frees));
-	e->n = 0;
+	ctr_add(&c->frees, entry_frees(e));
+	if (n)
+		depot_put(c, tc->node, e->objs, n);
+	mag_set_n(e, 0);
 	e->key = KEY_NONE;
 	atomic_store_explicit(&e->allocs, 0, memory_order_relaxed);
-	atomic_store_explicit(&e->frees, 0, memory_order_relaxed);
+	atomic_store_explicit(&e->inflow, 0, memory_order_relaxed);
 	atomic_store_explicit(&e->cache, NULL, memory_order_relaxed);
 }
 
@@ -590,11 +624,11 @@ static struct tcache_entry *entry_get(struct tcache *tc, struct kmem_cache *c)
 		}
 		tc->ent[c->id] = e;
 	}
-	e->n = 0;
+	mag_set_n(e, 0);
 	e->node = tc->node;
 	e->key = span_key(c, tc->node);
 	atomic_store_explicit(&e->allocs, 0, memory_order_relaxed);
-	atomic_store_explicit(&e->frees, 0, memory_order_relaxed);
+	atomic_store_explicit(&e->inflow, 0, memory_order_relaxed);
 	atomic_store_explicit(&e->cache, c, memory_order_relaxed);
 	pthread_mutex_unlock(&threads_lock);
 	return e;
@@ -682,10 +716,15 @@ static void *alloc_slow(struct kmem_cache *c, gfp_t gfp, int node, const char *f
 			struct tcache_entry *e = entry_get(tc, c);
 
 			if (e) {
-				if (e->n == 0)
-					e->n = (unsigned)depot_take(c, target, e->objs, MAG_RUN);
-				if (e->n) {
-					obj = e->objs[--e->n];
+				unsigned n = mag_n(e);
+
+				if (n == 0) {
+					n = (unsigned)depot_take(c, target, e->objs, MAG_RUN);
+					ctr_add_owner(&e->inflow, n);
+				}
+				if (n) {
+					obj = e->objs[--n];
+					mag_set_n(e, n);
 					ctr_add_owner(&e->allocs, 1);
 				}
 				goto got;
@@ -729,11 +768,11 @@ void *kmem_cache_alloc(struct kmem_cache *c, gfp_t gfp)
 	 * n != 0 also proves the entry is c's (see entry_hot()). Outside an
 	 * atomic section (nearly always) the gfp mask needs no reclaim test.
 	 */
-	if (likely((n = e->n) != 0 && !(gfp & __GFP_ZERO) &&
+	if (likely((n = mag_n(e)) != 0 && !(gfp & __GFP_ZERO) &&
 		   (atomic_depth == 0 || !(gfp & __GFP_DIRECT_RECLAIM)) && !fast_paths_off())) {
 		void *obj = e->slot[n];
 
-		e->n = n - 1;
+		mag_set_n(e, n - 1);
 
 		ctr_add_owner(&e->allocs, 1);
 		mem_unpoison(obj, c->size);
@@ -769,39 +808,36 @@ static __attribute__((noinline, cold)) void obj_bad(struct kmem_cache *c, const 
 }
 
 /*
- * Is @obj at an object boundary of @c within the span at @base (see
- * max_idx)? The test is exact over the whole 64-bit difference, so a
- * pointer outside [base, base + SPAN_SIZE) fails it too.
+ * The start of the span that would hold @obj, if the arena recorded one
+ * for @obj's 2 MiB of the 47-bit address space (say so in *@found). The
+ * address bits above 47 are dropped rather than tested: for a pointer that
+ * has any, the span found is not the pointer's own, and the exact index
+ * test from that span's first object rejects it. NULL finds no span.
  */
-static inline bool obj_index_ok_at(const struct kmem_cache *c, uintptr_t base, const void *obj)
-{
-	uint64_t x = (uintptr_t)obj - base - (uint64_t)c->hdr_off;
-	uint64_t q = x * c->odd_inv;
-
-	q = (q >> c->shift) | (q << ((64 - c->shift) & 63));
-	return q <= c->max_idx;
-}
-
-static inline bool obj_index_ok(const struct kmem_cache *c, const void *obj)
-{
-	return obj_index_ok_at(c, (uintptr_t)span_of(obj), obj);
-}
-
-/*
- * The span recorded for @obj's 2 MiB of the 47-bit address space, or NULL.
- * The address bits above 47 are dropped rather than tested: for a pointer
- * that has any, the span found is not the pointer's own, and the exact
- * index test (obj_index_ok_at() from that span) rejects it. NULL is no span.
- */
-static inline const struct span *span_here(const void *obj)
+static inline uintptr_t span_here(const void *obj, bool *found)
 {
 	uintptr_t base = (uintptr_t)obj & (((uintptr_t)1 << 47) - SPAN_SIZE);
 	uintptr_t idx = base / SPAN_SIZE;
 
 	_Static_assert(ARENA_SPAN_WORDS * 64 == ((uintptr_t)1 << 47) / SPAN_SIZE, "the bitmap covers 47 bits");
-	if (!((atomic_load_explicit(&arena_span_bits[idx / 64], memory_order_relaxed) >> (idx % 64)) & 1))
-		return NULL;
-	return (const struct span *)base;
+	*found = (atomic_load_explicit(&arena_span_bits[idx / 64], memory_order_relaxed) >> (idx % 64)) & 1;
+	return base;
+}
+
+/* The object index of offset @x (see max_idx), or a value above max_idx. */
+static inline uint64_t ror_idx(uint64_t x, uint64_t inv, unsigned shift, unsigned rshift)
+{
+	uint64_t q = x * inv;
+
+	return (q >> shift) | (q << rshift);
+}
+
+/* Is @obj at an object boundary of @c within its span (see max_idx)? */
+static inline bool obj_index_ok(const struct kmem_cache *c, const void *obj)
+{
+	uint64_t x = ((uintptr_t)obj & (SPAN_SIZE - 1)) - (uint64_t)c->hdr_off;
+
+	return ror_idx(x, c->odd_inv, c->shift, (64 - c->shift) & 63) <= c->max_idx;
 }
 
 /*
@@ -819,9 +855,11 @@ static inline bool obj_owned(struct kmem_cache *c, const void *obj)
  * Equal keys prove both the cache and the node (a stale entry has KEY_NONE). */
 static inline bool obj_ours_here(const struct kmem_cache *c, const struct tcache_entry *e, const void *obj)
 {
-	const struct span *s = span_here(obj);
+	bool found;
+	const struct span *s = (const struct span *)span_here(obj, &found);
 
-	return s && s->key == e->key && obj_index_ok_at(c, (uintptr_t)s, obj);
+	return found && s->key == e->key &&
+	       ror_idx((uintptr_t)obj - s->first, c->odd_inv, c->shift, (64 - c->shift) & 63) <= c->max_idx;
 }
 
 /* obj_owned(), diagnosing a pointer that is not. */
@@ -849,14 +887,17 @@ static void free_slow(struct kmem_cache *c, void *obj)
 		struct tcache_entry *e = entry_get(tc, c);
 
 		if (e) {
-			if (e->n == MAG_CAP) {
+			unsigned n = mag_n(e);
+
+			if (n == MAG_CAP) {
 				/* Keep the newest (cache-hot) half, return the oldest run. */
 				depot_put(c, node, e->objs, MAG_RUN);
 				memmove(e->objs, e->objs + MAG_RUN, (MAG_CAP - MAG_RUN) * sizeof(void *));
-				e->n -= MAG_RUN;
+				n -= MAG_RUN;
+				ctr_sub_owner(&e->inflow, MAG_RUN);
 			}
-			e->objs[e->n++] = obj;
-			ctr_add_owner(&e->frees, 1);
+			e->objs[n] = obj;
+			mag_set_n(e, n + 1);
 			return;
 		}
 	}
@@ -882,16 +923,18 @@ static __attribute__((noinline)) void free_checked(struct kmem_cache *c, void *o
 
 	/* The object freed last is still on top of the magazine: one compare
 	 * catches the commonest double free even with debug mode off. */
-	if (unlikely(e && e->slot[e->n] == obj)) {
+	if (unlikely(e && e->slot[mag_n(e)] == obj)) {
 		diag("kmem_cache_free", "%p (cache '%s') freed twice: it is the object this thread freed last",
 		     obj, c->name);
 		return;
 	}
-	if (e && e->n < MAG_CAP && span_of(obj)->node == e->node) {
+	if (e && mag_n(e) < MAG_CAP && span_of(obj)->node == e->node) {
+		unsigned n = mag_n(e);
+
 		vg_pool_free(c, obj);
 		mem_poison(obj, c->stride);
-		e->objs[e->n++] = obj;
-		ctr_add_owner(&e->frees, 1);
+		e->objs[n] = obj;
+		mag_set_n(e, n + 1);
 	} else {
 		free_slow(c, obj);
 	}
@@ -911,13 +954,12 @@ void kmem_cache_free(struct kmem_cache *c, void *obj)
 	 * NULL finds no span. slot[n] is the object freed last (NULL when the
 	 * magazine is empty).
 	 */
-	if (likely(c && obj_ours_here(c, (e = entry_hot(c)), obj) && (n = e->n) < MAG_CAP &&
+	if (likely(c && obj_ours_here(c, (e = entry_hot(c)), obj) && (n = mag_n(e)) < MAG_CAP &&
 		   e->slot[n] != obj && !fast_paths_off())) {
 		vg_pool_free(c, obj);
 		mem_poison(obj, c->stride);
 		e->slot[n + 1] = obj;
-		e->n = n + 1;
-		ctr_add_owner(&e->frees, 1);
+		mag_set_n(e, n + 1); /* counts the free (see struct tcache_entry) */
 		return;
 	}
 	free_checked(c, obj);
@@ -932,14 +974,6 @@ void kmem_cache_free(struct kmem_cache *c, void *obj)
  * that test passes only for an object start inside that span. Otherwise
  * (another span, or not an object) the full test decides.
  */
-/* The object index of offset @x (see max_idx), or a value above max_idx. */
-static inline uint64_t ror_idx(uint64_t x, uint64_t inv, unsigned shift, unsigned rshift)
-{
-	uint64_t q = x * inv;
-
-	return (q >> shift) | (q << rshift);
-}
-
 static inline bool objs_all_ours(const struct kmem_cache *c, const struct tcache_entry *e,
 				 void *const *p, size_t nr)
 {
@@ -951,7 +985,7 @@ static inline bool objs_all_ours(const struct kmem_cache *c, const struct tcache
 #define IDX(ptr) ror_idx((uintptr_t)(ptr) - base, inv, shift, rshift)
 	if (!obj_ours_here(c, e, p[0]))
 		return false;
-	base = (uintptr_t)span_of(p[0]) + c->hdr_off;
+	base = span_of(p[0])->first;
 	/*
 	 * Four at a time without a branch each: the largest index decides
 	 * (every failure maps above max). A block that fails is looked at one
@@ -970,7 +1004,7 @@ static inline bool objs_all_ours(const struct kmem_cache *c, const struct tcache
 				continue;
 			if (!obj_ours_here(c, e, p[i]))
 				return false;
-			base = (uintptr_t)span_of(p[i]) + c->hdr_off;
+			base = span_of(p[i])->first;
 		}
 	}
 	for (; i < nr; i++) {
@@ -978,7 +1012,7 @@ static inline bool objs_all_ours(const struct kmem_cache *c, const struct tcache
 			continue;
 		if (!obj_ours_here(c, e, p[i]))
 			return false;
-		base = (uintptr_t)span_of(p[i]) + c->hdr_off;
+		base = span_of(p[i])->first;
 	}
 #undef IDX
 	return true;
@@ -987,26 +1021,30 @@ static inline bool objs_all_ours(const struct kmem_cache *c, const struct tcache
 /* Push @nr checked objects onto the caller's magazine @e, spilling runs. */
 static void mag_push_run(struct kmem_cache *c, struct tcache_entry *e, void *const *p, size_t nr)
 {
+	unsigned n = mag_n(e);
+
 	while (nr) {
-		if (e->n == MAG_CAP) {
+		if (n == MAG_CAP) {
 			/* Keep the newest (cache-hot) half, return the oldest run. */
 			depot_put(c, e->node, e->objs, MAG_RUN);
 			memmove(e->objs, e->objs + MAG_RUN, (MAG_CAP - MAG_RUN) * sizeof(void *));
-			e->n -= MAG_RUN;
+			n -= MAG_RUN;
+			ctr_sub_owner(&e->inflow, MAG_RUN);
 		}
-		size_t k = MAG_CAP - e->n < nr ? MAG_CAP - e->n : nr;
+		size_t k = MAG_CAP - n < nr ? MAG_CAP - n : nr;
 
-		memcpy(e->objs + e->n, p, k * sizeof(void *));
-		e->n += (unsigned)k;
+		memcpy(e->objs + n, p, k * sizeof(void *));
+		n += (unsigned)k;
 		p += k;
 		nr -= k;
 	}
+	mag_set_n(e, n);
 }
 
 static __attribute__((noinline)) int alloc_bulk_slow(struct kmem_cache *c, gfp_t gfp, size_t nr, void **p)
 {
 	bool waited = false, limited;
-	size_t got = 0;
+	size_t got = 0, from_mag = 0;
 
 	if (nr == 0)
 		return 0;
@@ -1042,15 +1080,20 @@ static __attribute__((noinline)) int alloc_bulk_slow(struct kmem_cache *c, gfp_t
 	int node = tc ? tc->node : node_of_caller();
 
 	if (e) {
-		got = e->n < nr ? e->n : nr;
-		e->n -= (unsigned)got;
-		memcpy(p, e->objs + e->n, got * sizeof(void *));
+		unsigned n = mag_n(e);
+
+		got = from_mag = n < nr ? n : nr;
+		n -= (unsigned)got;
+		mag_set_n(e, n);
+		memcpy(p, e->objs + n, got * sizeof(void *));
 	}
 	if (got < nr) {
 		got += depot_take(c, node, p + got, nr - got);
 		if (got < nr) {
 			/* All or nothing: everything taken goes back. */
 			depot_put(c, node, p, got);
+			if (e)
+				ctr_sub_owner(&e->inflow, from_mag);
 			if (limited)
 				limit_release(c, nr);
 			ctr_add(&c->denied, 1);
@@ -1058,10 +1101,13 @@ static __attribute__((noinline)) int alloc_bulk_slow(struct kmem_cache *c, gfp_t
 			return 0;
 		}
 	}
-	if (e)
+	if (e) {
+		/* Those from the depot count as passing through the magazine. */
+		ctr_add_owner(&e->inflow, nr - from_mag);
 		ctr_add_owner(&e->allocs, nr);
-	else
+	} else {
 		ctr_add(&c->allocs, nr);
+	}
 	if (waited)
 		ctr_add(&c->waited, 1);
 	for (size_t i = 0; i < nr; i++)
@@ -1074,12 +1120,12 @@ int kmem_cache_alloc_bulk(struct kmem_cache *c, gfp_t gfp, size_t nr, void **p)
 	struct tcache_entry *e;
 
 	/* The plain case: the whole run is in the magazine (n >= nr > 0: c's). */
-	if (likely(nr && c && p && (e = entry_hot(c))->n >= nr && !(gfp & __GFP_ZERO) &&
+	if (likely(nr && c && p && mag_n(e = entry_hot(c)) >= nr && !(gfp & __GFP_ZERO) &&
 		   (atomic_depth == 0 || !(gfp & __GFP_DIRECT_RECLAIM)) && !fast_paths_off())) {
-		unsigned n = e->n - (unsigned)nr;
+		unsigned n = mag_n(e) - (unsigned)nr;
 
 		memcpy(p, e->objs + n, nr * sizeof(void *));
-		e->n = n;
+		mag_set_n(e, n);
 		ctr_add_owner(&e->allocs, nr);
 		for (size_t i = 0; i < nr; i++) { /* no code without ASan or memcheck */
 			mem_unpoison(p[i], c->size);
@@ -1108,11 +1154,13 @@ static __attribute__((noinline)) void free_bulk_slow(struct kmem_cache *c, size_
 			continue;
 		if (debug_on() && !debug_on_free(c, obj, c->size, c->ctor != NULL, "kmem_cache_free_bulk"))
 			continue;
-		if (likely(e && e->n < MAG_CAP && span_of(obj)->node == e->node)) {
+		if (likely(e && mag_n(e) < MAG_CAP && span_of(obj)->node == e->node)) {
+			unsigned n = mag_n(e);
+
 			vg_pool_free(c, obj);
 			mem_poison(obj, c->stride);
-			e->objs[e->n++] = obj;
-			ctr_add_owner(&e->frees, 1);
+			e->objs[n] = obj;
+			mag_set_n(e, n + 1);
 		} else {
 			free_slow(c, obj);
 			e = entry_fast(c);
@@ -1136,13 +1184,14 @@ void kmem_cache_free_bulk(struct kmem_cache *c, size_t nr, void **p)
 			vg_pool_free(c, p[i]);
 			mem_poison(p[i], c->stride);
 		}
-		if (likely(e->n + nr <= MAG_CAP)) {
-			memcpy(e->objs + e->n, p, nr * sizeof(void *));
-			e->n += (unsigned)nr;
+		unsigned n = mag_n(e);
+
+		if (likely(n + nr <= MAG_CAP)) {
+			memcpy(e->objs + n, p, nr * sizeof(void *));
+			mag_set_n(e, n + (unsigned)nr);
 		} else {
 			mag_push_run(c, e, p, nr);
 		}
-		ctr_add_owner(&e->frees, nr);
 		return;
 	}
 	free_bulk_slow(c, nr, p);
@@ -1156,9 +1205,12 @@ int kmem_cache_shrink(struct kmem_cache *c)
 		return 0;
 	struct tcache_entry *e = entry_fast(c);
 
-	if (e && e->n) {
-		depot_put(c, tc->node, e->objs, e->n);
-		e->n = 0;
+	unsigned n = e ? mag_n(e) : 0;
+
+	if (n) {
+		depot_put(c, tc->node, e->objs, n);
+		mag_set_n(e, 0);
+		ctr_sub_owner(&e->inflow, n);
 	}
 	return 0;
 }
@@ -1254,7 +1306,7 @@ static void cache_sum_locked(struct kmem_cache *c, uint64_t *allocs, uint64_t *f
 
 		if (atomic_load_explicit(&e->cache, memory_order_relaxed) == c) {
 			*allocs += ctr_get(&e->allocs);
-			*frees += ctr_get(&e->frees);
+			*frees += entry_frees(e);
 		}
 	}
 }
@@ -1279,7 +1331,7 @@ void kmem_cache_destroy(struct kmem_cache *c)
 		struct tcache_entry *e = tc->ent[c->id];
 
 		if (atomic_load_explicit(&e->cache, memory_order_relaxed) == c) {
-			e->n = 0;
+			mag_set_n(e, 0);
 			e->key = KEY_NONE;
 			atomic_store_explicit(&e->cache, NULL, memory_order_relaxed);
 		}
