@@ -328,14 +328,35 @@ static size_t depot_carve(struct kmem_cache *c, int node, struct depot *d, void 
 	return got;
 }
 
-/* Take up to @want free objects from node @node's depot (carving if empty). */
-static size_t depot_take(struct kmem_cache *c, int node, void **out, size_t want)
+/*
+ * The depot lock is held for a copy of a run of pointers: a thread that
+ * finds it taken (the other end of a ring, usually) retries a little
+ * before it sleeps, since a futex sleep and wake-up costs more than the
+ * wait. A carve that maps memory holds it longer; the waiter then sleeps.
+ */
+static void depot_lock(struct depot *d)
+{
+	for (int i = 0; i < 100; i++) {
+		if (pthread_mutex_trylock(&d->lock) == 0)
+			return;
+#if defined(__x86_64__) || defined(__i386__)
+		__builtin_ia32_pause();
+#endif
+	}
+	pthread_mutex_lock(&d->lock);
+}
+
+/*
+ * Take up to @want free objects from node @node's depot (carving what it
+ * lacks), and up to @extra more if it has them free (never carved).
+ */
+static size_t depot_take_more(struct kmem_cache *c, int node, void **out, size_t want, size_t extra)
 {
 	struct depot *d = &c->depot[node];
 	size_t got;
 
-	pthread_mutex_lock(&d->lock);
-	got = d->n < want ? d->n : want;
+	depot_lock(d);
+	got = d->n < want + extra ? d->n : want + extra;
 	d->n -= got;
 	if (got)
 		memcpy(out, d->objs + d->n, got * sizeof(void *));
@@ -354,6 +375,12 @@ static size_t depot_take(struct kmem_cache *c, int node, void **out, size_t want
 	return got;
 }
 
+/* Take up to @want free objects from node @node's depot (carving if empty). */
+static size_t depot_take(struct kmem_cache *c, int node, void **out, size_t want)
+{
+	return depot_take_more(c, node, out, want, 0);
+}
+
 static void reserve_topup(struct kmem_cache *c, int node, void ***objs, size_t *n);
 
 /* Push @n free objects onto node @node's depot, as they are. */
@@ -363,7 +390,7 @@ static void depot_put_raw(struct kmem_cache *c, int node, void **objs, size_t n)
 
 	if (!n)
 		return;
-	pthread_mutex_lock(&d->lock);
+	depot_lock(d);
 	memcpy(d->objs + d->n, objs, n * sizeof(void *));
 	d->n += n;
 	pthread_mutex_unlock(&d->lock);
@@ -1082,6 +1109,20 @@ static __attribute__((noinline)) int alloc_bulk_slow(struct kmem_cache *c, gfp_t
 	if (e) {
 		unsigned n = mag_n(e);
 
+		/*
+		 * A short magazine takes what the run lacks plus up to a whole
+		 * run of free objects in one depot visit, so that a thread that
+		 * only allocates (one end of a ring) locks the depot once per
+		 * MAG_RUN objects or more, not once per burst. The extra run is
+		 * never carved: a bulk allocation creates no more than it needs.
+		 */
+		if (n < nr && nr + MAG_RUN <= MAG_CAP) {
+			unsigned took = (unsigned)depot_take_more(c, node, e->objs + n, nr - n, MAG_RUN);
+
+			ctr_add_owner(&e->inflow, took);
+			n += took;
+			mag_set_n(e, n);
+		}
 		got = from_mag = n < nr ? n : nr;
 		n -= (unsigned)got;
 		mag_set_n(e, n);
