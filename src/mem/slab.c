@@ -1015,26 +1015,30 @@ static inline bool objs_all_ours(const struct kmem_cache *c, const struct tcache
 	const uint64_t inv = c->odd_inv, max = c->max_idx;
 	const unsigned shift = c->shift, rshift = (64 - shift) & 63;
 	uintptr_t base; /* first object of the last span checked */
-	size_t i = 1;
+	size_t i = 0; /* p[0] again in the first block: it passes */
 
 #define IDX(ptr) ror_idx((uintptr_t)(ptr) - base, inv, shift, rshift)
 	if (!obj_ours_here(c, e, p[0]))
 		return false;
 	base = span_of(p[0])->first;
 	/*
-	 * Four at a time without a branch each: the largest index decides
+	 * Eight at a time without a branch each: the largest index decides
 	 * (every failure maps above max). A block that fails is looked at one
 	 * pointer at a time below, which may move base to another span.
 	 */
-	while (i + 4 <= nr) {
-		uint64_t q0 = IDX(p[i]), q1 = IDX(p[i + 1]), q2 = IDX(p[i + 2]), q3 = IDX(p[i + 3]);
-		uint64_t m01 = q0 > q1 ? q0 : q1, m23 = q2 > q3 ? q2 : q3;
+	while (i + 8 <= nr) {
+		uint64_t m = IDX(p[i]);
 
-		if (likely((m01 > m23 ? m01 : m23) <= max)) {
-			i += 4;
+		for (size_t k = 1; k < 8; k++) {
+			uint64_t q = IDX(p[i + k]);
+
+			m = q > m ? q : m;
+		}
+		if (likely(m <= max)) {
+			i += 8;
 			continue;
 		}
-		for (size_t end = i + 4; i < end; i++) {
+		for (size_t end = i + 8; i < end; i++) {
 			if (likely(IDX(p[i]) <= max))
 				continue;
 			if (!obj_ours_here(c, e, p[i]))
