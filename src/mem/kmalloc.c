@@ -19,12 +19,12 @@ static const unsigned int class_size[] = {
 /*
  * Created once, on first use, and kept for the life of the process.
  * classes_ready is the fast check; pthread_once does the creation.
- * small_class maps (size + 15) / 16 to a class index for sizes up to 1 KiB.
+ * small_class maps (size + 15) / 16 to a class index for sizes up to 4 KiB.
  */
 static pthread_once_t classes_once = PTHREAD_ONCE_INIT;
 static atomic_bool classes_ready;
 static struct kmem_cache *classes[NR_CLASSES];
-#define SMALL_MAX 1024u
+#define SMALL_MAX 4096u /* covers the packet sizes (2 KiB clusters) */
 static uint8_t small_class[SMALL_MAX / 16 + 1];
 
 static unsigned class_search(size_t size)

@@ -42,6 +42,14 @@
 
 #include "slab_impl.h"
 
+/*
+ * The globals the fast paths read live in this library; saying so lets the
+ * compiler address them directly instead of through the GOT (one load, not
+ * two, in libpktmem.so and in position-independent static builds).
+ */
+extern atomic_int slow_paths __attribute__((visibility("hidden")));
+extern atomic_ulong arena_span_bits[ARENA_SPAN_WORDS] __attribute__((visibility("hidden")));
+
 /* Objects moved per depot transfer: 64 rather than 32 halves the depot
  * locking of a thread that only allocates or only frees (a ring pair). */
 #define MAG_RUN 64
@@ -113,22 +121,44 @@ struct kmem_cache {
 /*
  * One cache's magazine in one thread. The owner thread alone pushes and
  * pops; others touch it only under threads_lock (statistics, destroy, the
- * owner's exit). The counters are relaxed atomics so that statistics can
- * read them without a lock: a plain load and store on the owner's side.
+ * owner's exit). The count and counters are relaxed atomics so that
+ * statistics can read them without a lock: a plain load and store on the
+ * owner's side (mag_n(), mag_set_n(), ctr_add_owner()).
+ *
+ * Frees are not counted: every object that enters the stack comes from a
+ * free or from the depot (inflow), and every one that leaves goes to an
+ * allocation or back (inflow less), so count = frees - allocs + inflow,
+ * and entry_frees() derives frees from the other three. The free fast
+ * path then writes no counter; inflow changes only on slow paths.
  */
 struct tcache_entry {
 	_Atomic(struct kmem_cache *) cache; /* NULL: free for reuse */
-	unsigned int n;                     /* 0 whenever cache is NULL */
+	atomic_size_t count;                /* objects on the stack; 0 whenever cache is NULL */
 	int node;                           /* the owner thread's node */
 	uintptr_t key;                      /* span_key(cache, node), or KEY_NONE */
-	atomic_uint_least64_t allocs, frees;
-	void *objs[MAG_CAP];
+	atomic_uint_least64_t allocs;       /* objects handed out from this magazine */
+	atomic_uint_least64_t inflow;       /* from the depot less back to it, modulo 2^64 */
+	/*
+	 * The stack: objs[0..n), that is slot[1..n]. slot[0] stays NULL, so
+	 * the top, slot[n], can be compared with a freed pointer even when the
+	 * magazine is empty (NULL never reaches that compare).
+	 */
+	union {
+		void *slot[MAG_CAP + 1];
+		struct {
+			void *guard;
+			void *objs[MAG_CAP];
+		};
+	};
 };
+
+_Static_assert(offsetof(struct tcache_entry, objs) == offsetof(struct tcache_entry, slot) + sizeof(void *),
+	       "objs[i] is slot[i + 1]");
 
 struct tcache {
 	struct tcache *next, *prev; /* all live threads, under threads_lock */
 	int node;
-	struct tcache_entry *ent[MAX_CACHES + 1]; /* [NO_FAST_ID] stays NULL */
+	struct tcache_entry *ent[MAX_CACHES + 1]; /* &no_entry if none; [NO_FAST_ID] stays so */
 };
 
 /*
@@ -147,10 +177,18 @@ static _Thread_local struct tcache *tls_tc __attribute__((tls_model("initial-exe
 static struct tcache tc_dead;
 
 /*
- * The fast paths' view of the same: tls_tc->ent while the thread cache
- * lives, else a table of NULLs, so that they index it without a NULL test.
+ * The magazine of a thread that has none for a cache: no cache, empty,
+ * and a key no span has, so every fast path test fails on it and it is
+ * never written. Unused slots of every table point here rather than
+ * being NULL, so the fast paths need no NULL test.
  */
-static struct tcache_entry *const no_ents[MAX_CACHES + 1];
+static struct tcache_entry no_entry = { .key = KEY_NONE };
+
+/*
+ * The fast paths' view of the thread cache: tls_tc->ent while it lives,
+ * else a table of no_entry.
+ */
+static struct tcache_entry *const no_ents[MAX_CACHES + 1] = { [0 ... MAX_CACHES] = &no_entry };
 static _Thread_local struct tcache_entry *const *tls_ent __attribute__((tls_model("initial-exec"))) = no_ents;
 
 static void cache_free_locked_entry(struct tcache *tc, struct tcache_entry *e);
@@ -166,6 +204,29 @@ static inline uint64_t ctr_get(atomic_uint_least64_t *c)
 static inline void ctr_add_owner(atomic_uint_least64_t *c, uint64_t v)
 {
 	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v, memory_order_relaxed);
+}
+
+/* Owner-only decrement (modulo 2^64, as the counter is read). */
+static inline void ctr_sub_owner(atomic_uint_least64_t *c, uint64_t v)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) - v, memory_order_relaxed);
+}
+
+/* A magazine's object count, read and written as ctr_add_owner() does. */
+static inline size_t mag_n(struct tcache_entry *e)
+{
+	return atomic_load_explicit(&e->count, memory_order_relaxed);
+}
+
+static inline void mag_set_n(struct tcache_entry *e, size_t n)
+{
+	atomic_store_explicit(&e->count, n, memory_order_relaxed);
+}
+
+/* The frees this magazine took (see struct tcache_entry), modulo 2^64. */
+static inline uint64_t entry_frees(struct tcache_entry *e)
+{
+	return (uint64_t)mag_n(e) + ctr_get(&e->allocs) - ctr_get(&e->inflow);
 }
 
 static inline void ctr_add(atomic_uint_least64_t *c, uint64_t v)
@@ -222,6 +283,7 @@ static struct span *span_new(struct kmem_cache *c, int node, size_t map_size)
 	s->large_size = 0;
 	s->node = node;
 	s->key = span_key(c, node);
+	s->first = (uintptr_t)s + c->hdr_off;
 	return s;
 }
 
@@ -274,14 +336,35 @@ static size_t depot_carve(struct kmem_cache *c, int node, struct depot *d, void 
 	return got;
 }
 
-/* Take up to @want free objects from node @node's depot (carving if empty). */
-static size_t depot_take(struct kmem_cache *c, int node, void **out, size_t want)
+/*
+ * The depot lock is held for a copy of a run of pointers: a thread that
+ * finds it taken (the other end of a ring, usually) retries a little
+ * before it sleeps, since a futex sleep and wake-up costs more than the
+ * wait. A carve that maps memory holds it longer; the waiter then sleeps.
+ */
+static void depot_lock(struct depot *d)
+{
+	for (int i = 0; i < 100; i++) {
+		if (pthread_mutex_trylock(&d->lock) == 0)
+			return;
+#if defined(__x86_64__) || defined(__i386__)
+		__builtin_ia32_pause();
+#endif
+	}
+	pthread_mutex_lock(&d->lock);
+}
+
+/*
+ * Take up to @want free objects from node @node's depot (carving what it
+ * lacks), and up to @extra more if it has them free (never carved).
+ */
+static size_t depot_take_more(struct kmem_cache *c, int node, void **out, size_t want, size_t extra)
 {
 	struct depot *d = &c->depot[node];
 	size_t got;
 
-	pthread_mutex_lock(&d->lock);
-	got = d->n < want ? d->n : want;
+	depot_lock(d);
+	got = d->n < want + extra ? d->n : want + extra;
 	d->n -= got;
 	if (got)
 		memcpy(out, d->objs + d->n, got * sizeof(void *));
@@ -300,6 +383,12 @@ static size_t depot_take(struct kmem_cache *c, int node, void **out, size_t want
 	return got;
 }
 
+/* Take up to @want free objects from node @node's depot (carving if empty). */
+static size_t depot_take(struct kmem_cache *c, int node, void **out, size_t want)
+{
+	return depot_take_more(c, node, out, want, 0);
+}
+
 static void reserve_topup(struct kmem_cache *c, int node, void ***objs, size_t *n);
 
 /* Push @n free objects onto node @node's depot, as they are. */
@@ -309,7 +398,7 @@ static void depot_put_raw(struct kmem_cache *c, int node, void **objs, size_t n)
 
 	if (!n)
 		return;
-	pthread_mutex_lock(&d->lock);
+	depot_lock(d);
 	memcpy(d->objs + d->n, objs, n * sizeof(void *));
 	d->n += n;
 	pthread_mutex_unlock(&d->lock);
@@ -483,14 +572,16 @@ static void cache_free_locked_entry(struct tcache *tc, struct tcache_entry *e)
 
 	if (!c)
 		return;
-	if (e->n)
-		depot_put(c, tc->node, e->objs, e->n);
+	size_t n = mag_n(e);
+
 	ctr_add(&c->allocs, ctr_get(&e->allocs));
-	ctr_add(&c->frees, ctr_get(&e->frees));
-	e->n = 0;
+	ctr_add(&c->frees, entry_frees(e));
+	if (n)
+		depot_put(c, tc->node, e->objs, n);
+	mag_set_n(e, 0);
 	e->key = KEY_NONE;
 	atomic_store_explicit(&e->allocs, 0, memory_order_relaxed);
-	atomic_store_explicit(&e->frees, 0, memory_order_relaxed);
+	atomic_store_explicit(&e->inflow, 0, memory_order_relaxed);
 	atomic_store_explicit(&e->cache, NULL, memory_order_relaxed);
 }
 
@@ -501,7 +592,7 @@ static void tcache_exit(void *arg)
 
 	pthread_mutex_lock(&threads_lock);
 	for (unsigned i = 0; i < MAX_CACHES; i++) {
-		if (tc->ent[i]) {
+		if (tc->ent[i] != &no_entry) {
 			cache_free_locked_entry(tc, tc->ent[i]);
 			free(tc->ent[i]);
 		}
@@ -534,6 +625,8 @@ static struct tcache *tcache_get(void)
 	tc = calloc(1, sizeof(*tc));
 	if (!tc)
 		return NULL;
+	for (unsigned i = 0; i <= MAX_CACHES; i++)
+		tc->ent[i] = &no_entry;
 	tc->node = node_of_caller();
 	if (pthread_setspecific(tc_key, tc) != 0) {
 		free(tc);
@@ -555,10 +648,10 @@ static struct tcache_entry *entry_get(struct tcache *tc, struct kmem_cache *c)
 {
 	struct tcache_entry *e = tc->ent[c->id];
 
-	if (e && atomic_load_explicit(&e->cache, memory_order_relaxed) == c)
+	if (atomic_load_explicit(&e->cache, memory_order_relaxed) == c)
 		return e;
 	pthread_mutex_lock(&threads_lock);
-	if (!e) {
+	if (e == &no_entry) {
 		e = calloc(1, sizeof(*e));
 		if (!e) {
 			pthread_mutex_unlock(&threads_lock);
@@ -566,11 +659,11 @@ static struct tcache_entry *entry_get(struct tcache *tc, struct kmem_cache *c)
 		}
 		tc->ent[c->id] = e;
 	}
-	e->n = 0;
+	mag_set_n(e, 0);
 	e->node = tc->node;
 	e->key = span_key(c, tc->node);
 	atomic_store_explicit(&e->allocs, 0, memory_order_relaxed);
-	atomic_store_explicit(&e->frees, 0, memory_order_relaxed);
+	atomic_store_explicit(&e->inflow, 0, memory_order_relaxed);
 	atomic_store_explicit(&e->cache, c, memory_order_relaxed);
 	pthread_mutex_unlock(&threads_lock);
 	return e;
@@ -581,17 +674,19 @@ static inline struct tcache_entry *entry_fast(struct kmem_cache *c)
 {
 	struct tcache_entry *e = tls_ent[c->id];
 
-	if (unlikely(!e || atomic_load_explicit(&e->cache, memory_order_relaxed) != c))
+	/* no_entry's cache is NULL */
+	if (unlikely(atomic_load_explicit(&e->cache, memory_order_relaxed) != c))
 		return NULL;
 	return e;
 }
 
 /*
- * Cheaper still, for the plain fast paths: the magazine, or NULL while @c
- * has a limit. The entry may be a stale one (its cache destroyed), but a
- * stale entry has n == 0 and key KEY_NONE, so it passes neither the alloc
- * test (n != 0) nor the free test (key equal to a span's key): when those
- * pass, the entry is @c's (ids are unique among live caches).
+ * Cheaper still, for the plain fast paths: the magazine, never NULL, and
+ * no_entry while @c has a limit. The entry may be no_entry or a stale one
+ * (its cache destroyed), but those have n == 0 and key KEY_NONE, so they
+ * pass neither the alloc test (n != 0) nor the free test (key equal to a
+ * span's key): when those pass, the entry is @c's (ids are unique among
+ * live caches).
  */
 static inline struct tcache_entry *entry_hot(struct kmem_cache *c)
 {
@@ -656,10 +751,15 @@ static void *alloc_slow(struct kmem_cache *c, gfp_t gfp, int node, const char *f
 			struct tcache_entry *e = entry_get(tc, c);
 
 			if (e) {
-				if (e->n == 0)
-					e->n = (unsigned)depot_take(c, target, e->objs, MAG_RUN);
-				if (e->n) {
-					obj = e->objs[--e->n];
+				size_t n = mag_n(e);
+
+				if (n == 0) {
+					n = depot_take(c, target, e->objs, MAG_RUN);
+					ctr_add_owner(&e->inflow, n);
+				}
+				if (n) {
+					obj = e->objs[--n];
+					mag_set_n(e, n);
 					ctr_add_owner(&e->allocs, 1);
 				}
 				goto got;
@@ -697,14 +797,17 @@ dry:
 void *kmem_cache_alloc(struct kmem_cache *c, gfp_t gfp)
 {
 	struct tcache_entry *e = entry_hot(c);
-	unsigned n;
+	size_t n;
 
-	/* n != 0 also proves the entry is c's (see entry_hot()). */
-	if (likely(e && (n = e->n) != 0 && !(gfp & __GFP_ZERO) &&
-		   (!(gfp & __GFP_DIRECT_RECLAIM) || atomic_depth == 0) && !fast_paths_off())) {
-		void *obj = e->objs[--n];
+	/*
+	 * n != 0 also proves the entry is c's (see entry_hot()). Outside an
+	 * atomic section (nearly always) the gfp mask needs no reclaim test.
+	 */
+	if (likely((n = mag_n(e)) != 0 && !(gfp & __GFP_ZERO) &&
+		   (atomic_depth == 0 || !(gfp & __GFP_DIRECT_RECLAIM)) && !fast_paths_off())) {
+		void *obj = e->slot[n];
 
-		e->n = n;
+		mag_set_n(e, n - 1);
 
 		ctr_add_owner(&e->allocs, 1);
 		mem_unpoison(obj, c->size);
@@ -739,14 +842,37 @@ static __attribute__((noinline, cold)) void obj_bad(struct kmem_cache *c, const 
 		     span_valid(s) ? (s->cache ? s->cache->name : "a kmalloc block") : "no pktmem cache");
 }
 
+/*
+ * The start of the span that would hold @obj, if the arena recorded one
+ * for @obj's 2 MiB of the 47-bit address space (say so in *@found). The
+ * address bits above 47 are dropped rather than tested: for a pointer that
+ * has any, the span found is not the pointer's own, and the exact index
+ * test from that span's first object rejects it. NULL finds no span.
+ */
+static inline uintptr_t span_here(const void *obj, bool *found)
+{
+	uintptr_t base = (uintptr_t)obj & (((uintptr_t)1 << 47) - SPAN_SIZE);
+	uintptr_t idx = base / SPAN_SIZE;
+
+	_Static_assert(ARENA_SPAN_WORDS * 64 == ((uintptr_t)1 << 47) / SPAN_SIZE, "the bitmap covers 47 bits");
+	*found = (atomic_load_explicit(&arena_span_bits[idx / 64], memory_order_relaxed) >> (idx % 64)) & 1;
+	return base;
+}
+
+/* The object index of offset @x (see max_idx), or a value above max_idx. */
+static inline uint64_t ror_idx(uint64_t x, uint64_t inv, unsigned shift, unsigned rshift)
+{
+	uint64_t q = x * inv;
+
+	return (q >> shift) | (q << rshift);
+}
+
 /* Is @obj at an object boundary of @c within its span (see max_idx)? */
 static inline bool obj_index_ok(const struct kmem_cache *c, const void *obj)
 {
 	uint64_t x = ((uintptr_t)obj & (SPAN_SIZE - 1)) - (uint64_t)c->hdr_off;
-	uint64_t q = x * c->odd_inv;
 
-	q = (q >> c->shift) | (q << ((64 - c->shift) & 63));
-	return q <= c->max_idx;
+	return ror_idx(x, c->odd_inv, c->shift, (64 - c->shift) & 63) <= c->max_idx;
 }
 
 /*
@@ -764,9 +890,11 @@ static inline bool obj_owned(struct kmem_cache *c, const void *obj)
  * Equal keys prove both the cache and the node (a stale entry has KEY_NONE). */
 static inline bool obj_ours_here(const struct kmem_cache *c, const struct tcache_entry *e, const void *obj)
 {
-	const struct span *s = span_of(obj);
+	bool found;
+	const struct span *s = (const struct span *)span_here(obj, &found);
 
-	return obj && span_valid(s) && s->key == e->key && obj_index_ok(c, obj);
+	return found && s->key == e->key &&
+	       ror_idx((uintptr_t)obj - s->first, c->odd_inv, c->shift, (64 - c->shift) & 63) <= c->max_idx;
 }
 
 /* obj_owned(), diagnosing a pointer that is not. */
@@ -794,14 +922,17 @@ static void free_slow(struct kmem_cache *c, void *obj)
 		struct tcache_entry *e = entry_get(tc, c);
 
 		if (e) {
-			if (e->n == MAG_CAP) {
+			size_t n = mag_n(e);
+
+			if (n == MAG_CAP) {
 				/* Keep the newest (cache-hot) half, return the oldest run. */
 				depot_put(c, node, e->objs, MAG_RUN);
 				memmove(e->objs, e->objs + MAG_RUN, (MAG_CAP - MAG_RUN) * sizeof(void *));
-				e->n -= MAG_RUN;
+				n -= MAG_RUN;
+				ctr_sub_owner(&e->inflow, MAG_RUN);
 			}
-			e->objs[e->n++] = obj;
-			ctr_add_owner(&e->frees, 1);
+			e->objs[n] = obj;
+			mag_set_n(e, n + 1);
 			return;
 		}
 	}
@@ -827,16 +958,18 @@ static __attribute__((noinline)) void free_checked(struct kmem_cache *c, void *o
 
 	/* The object freed last is still on top of the magazine: one compare
 	 * catches the commonest double free even with debug mode off. */
-	if (unlikely(e && e->n && e->objs[e->n - 1] == obj)) {
+	if (unlikely(e && e->slot[mag_n(e)] == obj)) {
 		diag("kmem_cache_free", "%p (cache '%s') freed twice: it is the object this thread freed last",
 		     obj, c->name);
 		return;
 	}
-	if (e && e->n < MAG_CAP && span_of(obj)->node == e->node) {
+	if (e && mag_n(e) < MAG_CAP && span_of(obj)->node == e->node) {
+		size_t n = mag_n(e);
+
 		vg_pool_free(c, obj);
 		mem_poison(obj, c->stride);
-		e->objs[e->n++] = obj;
-		ctr_add_owner(&e->frees, 1);
+		e->objs[n] = obj;
+		mag_set_n(e, n + 1);
 	} else {
 		free_slow(c, obj);
 	}
@@ -847,20 +980,21 @@ static __attribute__((noinline)) void free_checked(struct kmem_cache *c, void *o
 void kmem_cache_free(struct kmem_cache *c, void *obj)
 {
 	struct tcache_entry *e;
-	unsigned n;
+	size_t n;
 
 	/*
 	 * The common case, kept free of calls so it needs no stack frame. The
 	 * span key equal to the magazine's proves at once that the span is c's
 	 * (the entry is c's: a stale one has KEY_NONE) and on this thread's node.
+	 * NULL finds no span. slot[n] is the object freed last (NULL when the
+	 * magazine is empty).
 	 */
-	if (likely(obj && c && (e = entry_hot(c)) != NULL && obj_ours_here(c, e, obj) &&
-		   (n = e->n) < MAG_CAP && (n == 0 || e->objs[n - 1] != obj) && !fast_paths_off())) {
+	if (likely(c && obj_ours_here(c, (e = entry_hot(c)), obj) && (n = mag_n(e)) < MAG_CAP &&
+		   e->slot[n] != obj && !fast_paths_off())) {
 		vg_pool_free(c, obj);
 		mem_poison(obj, c->stride);
-		e->objs[n] = obj;
-		e->n = n + 1;
-		ctr_add_owner(&e->frees, 1);
+		e->slot[n + 1] = obj;
+		mag_set_n(e, n + 1); /* counts the free (see struct tcache_entry) */
 		return;
 	}
 	free_checked(c, obj);
@@ -881,47 +1015,75 @@ static inline bool objs_all_ours(const struct kmem_cache *c, const struct tcache
 	const uint64_t inv = c->odd_inv, max = c->max_idx;
 	const unsigned shift = c->shift, rshift = (64 - shift) & 63;
 	uintptr_t base; /* first object of the last span checked */
+	size_t i = 0; /* p[0] again in the first block: it passes */
 
-	if (!nr)
-		return true;
+#define IDX(ptr) ror_idx((uintptr_t)(ptr) - base, inv, shift, rshift)
 	if (!obj_ours_here(c, e, p[0]))
 		return false;
-	base = (uintptr_t)span_of(p[0]) + c->hdr_off;
-	for (size_t i = 1; i < nr; i++) {
-		uint64_t q = ((uintptr_t)p[i] - base) * inv;
+	base = span_of(p[0])->first;
+	/*
+	 * Eight at a time without a branch each: the largest index decides
+	 * (every failure maps above max). A block that fails is looked at one
+	 * pointer at a time below, which may move base to another span.
+	 */
+	while (i + 8 <= nr) {
+		uint64_t m = IDX(p[i]);
 
-		if (likely(((q >> shift) | (q << rshift)) <= max))
+		for (size_t k = 1; k < 8; k++) {
+			uint64_t q = IDX(p[i + k]);
+
+			m = q > m ? q : m;
+		}
+		if (likely(m <= max)) {
+			i += 8;
+			continue;
+		}
+		for (size_t end = i + 8; i < end; i++) {
+			if (likely(IDX(p[i]) <= max))
+				continue;
+			if (!obj_ours_here(c, e, p[i]))
+				return false;
+			base = span_of(p[i])->first;
+		}
+	}
+	for (; i < nr; i++) {
+		if (likely(IDX(p[i]) <= max))
 			continue;
 		if (!obj_ours_here(c, e, p[i]))
 			return false;
-		base = (uintptr_t)span_of(p[i]) + c->hdr_off;
+		base = span_of(p[i])->first;
 	}
+#undef IDX
 	return true;
 }
 
 /* Push @nr checked objects onto the caller's magazine @e, spilling runs. */
 static void mag_push_run(struct kmem_cache *c, struct tcache_entry *e, void *const *p, size_t nr)
 {
+	size_t n = mag_n(e);
+
 	while (nr) {
-		if (e->n == MAG_CAP) {
+		if (n == MAG_CAP) {
 			/* Keep the newest (cache-hot) half, return the oldest run. */
 			depot_put(c, e->node, e->objs, MAG_RUN);
 			memmove(e->objs, e->objs + MAG_RUN, (MAG_CAP - MAG_RUN) * sizeof(void *));
-			e->n -= MAG_RUN;
+			n -= MAG_RUN;
+			ctr_sub_owner(&e->inflow, MAG_RUN);
 		}
-		size_t k = MAG_CAP - e->n < nr ? MAG_CAP - e->n : nr;
+		size_t k = MAG_CAP - n < nr ? MAG_CAP - n : nr;
 
-		memcpy(e->objs + e->n, p, k * sizeof(void *));
-		e->n += (unsigned)k;
+		memcpy(e->objs + n, p, k * sizeof(void *));
+		n += k;
 		p += k;
 		nr -= k;
 	}
+	mag_set_n(e, n);
 }
 
 static __attribute__((noinline)) int alloc_bulk_slow(struct kmem_cache *c, gfp_t gfp, size_t nr, void **p)
 {
 	bool waited = false, limited;
-	size_t got = 0;
+	size_t got = 0, from_mag = 0;
 
 	if (nr == 0)
 		return 0;
@@ -957,15 +1119,34 @@ static __attribute__((noinline)) int alloc_bulk_slow(struct kmem_cache *c, gfp_t
 	int node = tc ? tc->node : node_of_caller();
 
 	if (e) {
-		got = e->n < nr ? e->n : nr;
-		e->n -= (unsigned)got;
-		memcpy(p, e->objs + e->n, got * sizeof(void *));
+		size_t n = mag_n(e);
+
+		/*
+		 * A short magazine takes what the run lacks plus up to a whole
+		 * run of free objects in one depot visit, so that a thread that
+		 * only allocates (one end of a ring) locks the depot once per
+		 * MAG_RUN objects or more, not once per burst. The extra run is
+		 * never carved: a bulk allocation creates no more than it needs.
+		 */
+		if (n < nr && nr + MAG_RUN <= MAG_CAP) {
+			size_t took = depot_take_more(c, node, e->objs + n, nr - n, MAG_RUN);
+
+			ctr_add_owner(&e->inflow, took);
+			n += took;
+			mag_set_n(e, n);
+		}
+		got = from_mag = n < nr ? n : nr;
+		n -= got;
+		mag_set_n(e, n);
+		memcpy(p, e->objs + n, got * sizeof(void *));
 	}
 	if (got < nr) {
 		got += depot_take(c, node, p + got, nr - got);
 		if (got < nr) {
 			/* All or nothing: everything taken goes back. */
 			depot_put(c, node, p, got);
+			if (e)
+				ctr_sub_owner(&e->inflow, from_mag);
 			if (limited)
 				limit_release(c, nr);
 			ctr_add(&c->denied, 1);
@@ -973,10 +1154,13 @@ static __attribute__((noinline)) int alloc_bulk_slow(struct kmem_cache *c, gfp_t
 			return 0;
 		}
 	}
-	if (e)
+	if (e) {
+		/* Those from the depot count as passing through the magazine. */
+		ctr_add_owner(&e->inflow, nr - from_mag);
 		ctr_add_owner(&e->allocs, nr);
-	else
+	} else {
 		ctr_add(&c->allocs, nr);
+	}
 	if (waited)
 		ctr_add(&c->waited, 1);
 	for (size_t i = 0; i < nr; i++)
@@ -989,12 +1173,12 @@ int kmem_cache_alloc_bulk(struct kmem_cache *c, gfp_t gfp, size_t nr, void **p)
 	struct tcache_entry *e;
 
 	/* The plain case: the whole run is in the magazine (n >= nr > 0: c's). */
-	if (likely(nr && c && p && (e = entry_hot(c)) != NULL && e->n >= nr && !(gfp & __GFP_ZERO) &&
-		   (!(gfp & __GFP_DIRECT_RECLAIM) || atomic_depth == 0) && !fast_paths_off())) {
-		unsigned n = e->n - (unsigned)nr;
+	if (likely(nr && c && p && mag_n(e = entry_hot(c)) >= nr && !(gfp & __GFP_ZERO) &&
+		   (atomic_depth == 0 || !(gfp & __GFP_DIRECT_RECLAIM)) && !fast_paths_off())) {
+		size_t n = mag_n(e) - nr;
 
 		memcpy(p, e->objs + n, nr * sizeof(void *));
-		e->n = n;
+		mag_set_n(e, n);
 		ctr_add_owner(&e->allocs, nr);
 		for (size_t i = 0; i < nr; i++) { /* no code without ASan or memcheck */
 			mem_unpoison(p[i], c->size);
@@ -1023,11 +1207,13 @@ static __attribute__((noinline)) void free_bulk_slow(struct kmem_cache *c, size_
 			continue;
 		if (debug_on() && !debug_on_free(c, obj, c->size, c->ctor != NULL, "kmem_cache_free_bulk"))
 			continue;
-		if (likely(e && e->n < MAG_CAP && span_of(obj)->node == e->node)) {
+		if (likely(e && mag_n(e) < MAG_CAP && span_of(obj)->node == e->node)) {
+			size_t n = mag_n(e);
+
 			vg_pool_free(c, obj);
 			mem_poison(obj, c->stride);
-			e->objs[e->n++] = obj;
-			ctr_add_owner(&e->frees, 1);
+			e->objs[n] = obj;
+			mag_set_n(e, n + 1);
 		} else {
 			free_slow(c, obj);
 			e = entry_fast(c);
@@ -1042,19 +1228,23 @@ void kmem_cache_free_bulk(struct kmem_cache *c, size_t nr, void **p)
 {
 	struct tcache_entry *e;
 
-	/* The plain case: every entry an object of c on this node, no limit. */
-	if (likely(c && p && (e = entry_hot(c)) != NULL && !fast_paths_off() && objs_all_ours(c, e, p, nr))) {
+	/*
+	 * The plain case: every entry an object of c on this node, no limit.
+	 * nr == 0 goes the slow way, which writes nothing (no_entry is shared).
+	 */
+	if (likely(nr && c && p && !fast_paths_off() && objs_all_ours(c, (e = entry_hot(c)), p, nr))) {
 		for (size_t i = 0; i < nr; i++) { /* no code without ASan or memcheck */
 			vg_pool_free(c, p[i]);
 			mem_poison(p[i], c->stride);
 		}
-		if (likely(e->n + nr <= MAG_CAP)) {
-			memcpy(e->objs + e->n, p, nr * sizeof(void *));
-			e->n += (unsigned)nr;
+		size_t n = mag_n(e);
+
+		if (likely(n + nr <= MAG_CAP)) {
+			memcpy(e->objs + n, p, nr * sizeof(void *));
+			mag_set_n(e, n + nr);
 		} else {
 			mag_push_run(c, e, p, nr);
 		}
-		ctr_add_owner(&e->frees, nr);
 		return;
 	}
 	free_bulk_slow(c, nr, p);
@@ -1068,9 +1258,12 @@ int kmem_cache_shrink(struct kmem_cache *c)
 		return 0;
 	struct tcache_entry *e = entry_fast(c);
 
-	if (e && e->n) {
-		depot_put(c, tc->node, e->objs, e->n);
-		e->n = 0;
+	size_t n = e ? mag_n(e) : 0;
+
+	if (n) {
+		depot_put(c, tc->node, e->objs, n);
+		mag_set_n(e, 0);
+		ctr_sub_owner(&e->inflow, n);
 	}
 	return 0;
 }
@@ -1164,9 +1357,9 @@ static void cache_sum_locked(struct kmem_cache *c, uint64_t *allocs, uint64_t *f
 	for (struct tcache *tc = threads_head.next; tc != &threads_head; tc = tc->next) {
 		struct tcache_entry *e = tc->ent[c->id];
 
-		if (e && atomic_load_explicit(&e->cache, memory_order_relaxed) == c) {
+		if (atomic_load_explicit(&e->cache, memory_order_relaxed) == c) {
 			*allocs += ctr_get(&e->allocs);
-			*frees += ctr_get(&e->frees);
+			*frees += entry_frees(e);
 		}
 	}
 }
@@ -1190,8 +1383,8 @@ void kmem_cache_destroy(struct kmem_cache *c)
 	for (struct tcache *tc = threads_head.next; tc != &threads_head; tc = tc->next) {
 		struct tcache_entry *e = tc->ent[c->id];
 
-		if (e && atomic_load_explicit(&e->cache, memory_order_relaxed) == c) {
-			e->n = 0;
+		if (atomic_load_explicit(&e->cache, memory_order_relaxed) == c) {
+			mag_set_n(e, 0);
 			e->key = KEY_NONE;
 			atomic_store_explicit(&e->cache, NULL, memory_order_relaxed);
 		}

@@ -32,6 +32,7 @@ struct span {
 	 * spans (a fresh mapping is zeroed); never equal to a magazine's key.
 	 */
 	uintptr_t key;
+	uintptr_t first; /* cache spans: the address of the first object */
 };
 
 /* A cache is aligned to CACHE_LINE, so its low bits carry the span's node. */
