@@ -142,7 +142,7 @@ struct request_queue {
  * worker or reaper), or NULL. Lets blk_queue_close() and blkdev_issue_rw()
  * refuse to wait for themselves.
  */
-extern _Thread_local struct request_queue *blk_completing_queue;
+extern _Thread_local struct request_queue *blk_completing_queue INTERNAL_DATA;
 
 /* request.c: the end of a request: end every bio, run the completion, drop inflight. */
 void blk_rq_finish(struct request_queue *q, struct rq_impl *ri);

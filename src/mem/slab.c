@@ -42,14 +42,6 @@
 
 #include "slab_impl.h"
 
-/*
- * The globals the fast paths read live in this library; saying so lets the
- * compiler address them directly instead of through the GOT (one load, not
- * two, in libpktmem.so and in position-independent static builds).
- */
-extern atomic_int slow_paths __attribute__((visibility("hidden")));
-extern atomic_ulong arena_span_bits[ARENA_SPAN_WORDS] __attribute__((visibility("hidden")));
-
 /* Objects moved per depot transfer: 64 rather than 32 halves the depot
  * locking of a thread that only allocates or only frees (a ring pair). */
 #define MAG_RUN 64
