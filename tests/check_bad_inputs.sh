@@ -30,31 +30,39 @@ if [ $# -eq 0 ]; then
 fi
 [ $# -gt 0 ] || { echo "FAIL: no tables in $docs"; exit 1; }
 
-total=0 rows=0
+# Every manual page's first .In header and its .Nm names, read once (one
+# awk over all pages, not a few processes per page and header): lines
+# "HEADER NAME PAGE". .so pages are aliases and skipped.
+manmap=$(awk '
+	FNR == 1 { skip = ($1 == ".so"); inc = ""; page = FILENAME; sub(/.*\//, "", page); sub(/\.3$/, "", page) }
+	skip { next }
+	$1 == ".In" && inc == "" { inc = $2; for (i = 0; i < n; i++) print inc, nm[i], page; n = 0 }
+	$1 == ".Nm" && NF >= 2 { if (inc == "") nm[n++] = $2; else print inc, $2, page }
+' "$root"/man/man3/*.3)
+
+# A table row (not the header line or the separator).
+rows_of() { grep -E '^\|' "$1" | grep -v -E '^\|[ :-]*\|' | grep -v -E '^\| *(function|names?) *\|' || true; }
+
+total=0 rows=0 proofs=
 for h in "$@"; do
 	b=${h%.h}
 	t=$docs/$b.md
 	hdr=$root/include/pktmem/$h
 	[ -f "$hdr" ] || { err "$h: no such header"; continue; }
 	[ -f "$t" ] || { err "$h: $t is missing"; continue; }
-	# required names
+	# required names: the header's PKTMEM_API functions and objects, and the
+	# .Nm names of the pages whose first .In is this header (the page's own
+	# name counts only if the header declares it as a function)
 	req=$(
 		perl -0ne 'while (/PKTMEM_API\b[^;{]*?([A-Za-z_][A-Za-z0-9_]*)\s*\(/g) { print "$1\n" }
 		           while (/PKTMEM_API\s+(?:extern\s+)?(?:const\s+)?[A-Za-z_][\w\s\*]*?\b([A-Za-z_]\w*)\s*(?:\[[^\]]*\])?\s*;/g) { print "$1\n" }' "$hdr"
-		for p in "$root"/man/man3/*.3; do
-			head -c 4 "$p" | grep -q '^\.so ' && continue
-			first=$(grep -m1 '^\.In ' "$p" | awk '{print $2}')
-			[ "$first" = "pktmem/$h" ] || continue
-			# the page's own name is a function only if the header declares it
-			grep '^\.Nm ' "$p" | awk '{print $2}' | while read -r nm; do
-				if [ "$nm" = "$(basename "$p" .3)" ] && ! grep -Eq "\b$nm *\(" "$hdr"; then continue; fi
-				echo "$nm"
-			done
-		done
+		printf '%s\n' "$manmap" | awk -v inc="pktmem/$h" '$1 == inc { print $2, $3 }' |
+			perl -e 'local $/; open(my $f, "<", $ARGV[0]) or die; my $hdr = <$f>; $/ = "\n";
+			         while (<STDIN>) { my ($nm, $page) = split; next if $nm eq $page && $hdr !~ /\b\Q$nm\E *\(/; print "$nm\n" }' "$hdr"
 	)
 	req=$(printf '%s\n' "$req" | grep -v '^$' | sort -u)
 	# names in the first column of table rows
-	have=$(grep -E '^\|' "$t" | grep -v -E '^\|[ :-]*\|' | awk -F'|' '{print $2}' |
+	have=$(rows_of "$t" | awk -F'|' '{print $2}' |
 		{ grep -o '`[^`]*`' || true; } | tr -d '`' | sed 's/(.*//; s/^ *//; s/ *$//' | sort -u)
 	missing=$(comm -23 <(printf '%s\n' "$req") <(printf '%s\n' "$have"))
 	n=$(printf '%s\n' "$req" | grep -c . || true)
@@ -63,24 +71,41 @@ for h in "$@"; do
 		err "$b.md does not name $(printf '%s\n' "$missing" | wc -l) of the $n public names of $h:"
 		printf '%s\n' "$missing" | sed 's/^/    /'
 	fi
-	# proofs
-	while IFS= read -r row; do
-		rows=$((rows + 1))
-		proof=$(printf '%s\n' "$row" | awk -F'|' '{print $(NF-1)}')
-		items=$(printf '%s\n' "$proof" | grep -o '`[^`]*`' | tr -d '`' || true)
-		if [ -z "$items" ]; then
-			printf '%s' "$proof" | grep -q '—' || err "$b.md: row without proof: $row"
-			continue
-		fi
-		for it in $items; do
-			file=${it%%:*} fn=${it#*:}
-			[ "$file" != "$it" ] || { err "$b.md: proof '$it' is not FILE:FUNCTION"; continue; }
-			[ -f "$root/$file" ] || { err "$b.md: $file does not exist ($it)"; continue; }
-			grep -Eq "^(static )?(void|int) $fn\(" "$root/$file" ||
-				err "$b.md: $file does not define $fn()"
-			grep -Eq "TEST\($fn\)" "$root/$file" || err "$b.md: $file does not run TEST($fn)"
-		done
-	done < <(grep -E '^\|' "$t" | grep -v -E '^\|[ :-]*\|' | grep -v -E '^\| *(function|names?) *\|')
+	# proofs: the last cell of each row, its `FILE:FUNCTION` items, or an em dash
+	out=$(rows_of "$t" | awk -F'|' -v tab="$b.md" '
+		{ rows++; cell = $(NF - 1); n = 0
+		  while (match(cell, /`[^`]*`/)) { print "P", substr(cell, RSTART + 1, RLENGTH - 2), tab; cell = substr(cell, RSTART + RLENGTH); n++ }
+		  if (n == 0 && $(NF - 1) !~ /—/) print "E", $0 }
+		END { print "N", rows + 0 }')
+	rows=$((rows + $(printf '%s\n' "$out" | awk '$1 == "N" {print $2}')))
+	while IFS= read -r bad; do
+		[ -n "$bad" ] && err "$b.md: row without proof: ${bad#E }"
+	done < <(printf '%s\n' "$out" | grep '^E ' || true)
+	proofs+=$(printf '%s\n' "$out" | awk '$1 == "P" { print $2, $3 }')$'\n'
 done
+
+# Each cited test file read once: the functions it defines and the ones it runs.
+while read -r file; do
+	[ -n "$file" ] || continue
+	items=$(printf '%s' "$proofs" | awk -v f="$file" '{ split($1, a, ":") } a[1] == f { print }' | sort -u)
+	if [ ! -f "$root/$file" ]; then
+		printf '%s\n' "$items" | while read -r it tab; do echo "FAIL: $tab: $file does not exist ($it)"; done
+		fail=1
+		continue
+	fi
+	defined=$(grep -oE '^(static )?(void|int) [A-Za-z_0-9]+\(' "$root/$file" | sed -E 's/.* ([A-Za-z_0-9]+)\($/\1/' | sort -u)
+	run=$(grep -oE 'TEST\([A-Za-z_0-9]+\)' "$root/$file" | sed -E 's/TEST\((.*)\)/\1/' | sort -u)
+	while read -r it tab; do
+		fn=${it#*:}
+		# here-strings, not pipes: grep -q would stop the writer early (SIGPIPE under pipefail)
+		grep -qxF -- "$fn" <<<"$defined" || err "$tab: $file does not define $fn()"
+		grep -qxF -- "$fn" <<<"$run" || err "$tab: $file does not run TEST($fn)"
+	done <<<"$items"
+done < <(printf '%s' "$proofs" | awk '{ n = split($1, a, ":"); if (n < 2) { print "FORM", $1, $2 } else print a[1] }' |
+	awk '$1 != "FORM"' | sort -u)
+while read -r _ it tab; do
+	err "$tab: proof '$it' is not FILE:FUNCTION"
+done < <(printf '%s' "$proofs" | awk '$1 !~ /:/ && NF { print "FORM", $1, $2 }')
+
 echo "$# headers, $total public names, $rows rows checked"
 exit $fail
