@@ -303,3 +303,29 @@ void mbuf_share_ext(struct mbuf *n, const struct mbuf *m)
 	n->m_ext = m->m_ext;
 	n->m_flags |= m->m_flags & (M_EXT | M_CLUSTER);
 }
+
+/*
+ * m_copypacket() of a packet that is one header mbuf with external storage
+ * (copy.c checked @m and @how): a new header mbuf with @m's header and
+ * tags, sharing the storage. The same mbuf copy_chain() would build, made
+ * in one pass: allocation, header and m_ext written once each.
+ */
+struct mbuf *mbuf_copy_ext_packet(struct mbuf *m, int how)
+{
+	struct mbuf *h = mbuf_alloc(how, m->m_type, 0, "m_copypacket");
+
+	if (unlikely(!h))
+		return NULL;
+	pkthdr_take(h, m);
+	if (unlikely(m->m_pkthdr.tags.slh_first != NULL) && !mbuf_tag_copy_chain(h, m, how)) {
+		m_free(h);
+		return NULL;
+	}
+	h->m_pkthdr.len = m->m_len;
+	pktmem_ext_get(m->m_ext.ext_storage);
+	h->m_ext = m->m_ext;
+	h->m_flags |= m->m_flags & (M_EXT | M_CLUSTER);
+	h->m_data = m->m_data;
+	h->m_len = m->m_len;
+	return h;
+}
