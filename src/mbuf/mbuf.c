@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "mbuf_impl.h"
+#include "storage/ext_impl.h"
 #include "storage/window.h"
 
 _Static_assert(sizeof(struct mbuf) == MSIZE, "an mbuf is MSIZE bytes");
@@ -125,7 +126,7 @@ void m_clget(struct mbuf *m, int how)
 	if (!ext_attach_ok(m, "MCLGET") || !how_ok(how, "MCLGET"))
 		return;
 
-	struct pktmem_ext *e = pktmem_ext_cluster(how_to_gfp(how), NUMA_NO_NODE);
+	struct pktmem_ext *e = ext_cluster_new(how_to_gfp(how));
 
 	if (e)
 		mbuf_attach_ext(m, e, M_CLUSTER);
@@ -205,7 +206,7 @@ struct mbuf *m_free(struct mbuf *m)
 	if ((m->m_flags & M_PKTHDR) && m->m_pkthdr.tags.slh_first)
 		m_tag_delete_chain(m);
 	if (m->m_flags & M_EXT)
-		pktmem_ext_put(m->m_ext.ext_storage, m);
+		ext_put_inline(m->m_ext.ext_storage, m);
 	win_m_internal(m);
 	m->m_state_ = MBUF_DEAD;
 	m->m_type = MT_FREE;
