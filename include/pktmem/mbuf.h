@@ -378,10 +378,27 @@ PKTMEM_API struct kmem_cache *pktmem_mbuf_cache(void);
 #define MFREE(m, n)           ((n) = m_free(m))
 #define MCHTYPE(m, t)         ((void)((m)->m_type = (short)(t)))
 
-/* Is the data of @m writable (internal data, or external storage held alone)? */
+/*
+ * Library-private: the value of m_state_ in a live mbuf. The header-inline
+ * fast paths below test it as the library functions do.
+ */
+#define PKTMEM_MBUF_LIVE_ ((short)0x4d42)
+
+/*
+ * Is the data of @m writable (internal data, or external storage held alone)?
+ * Plain storage (neither read-only nor a view) needs only its reference
+ * count; the rest asks pktmem_ext_writable(), which follows views.
+ */
 static inline int m_writable(const struct mbuf *m)
 {
-	return !(m->m_flags & M_EXT) || pktmem_ext_writable(m->m_ext.ext_storage);
+	const struct pktmem_ext *e;
+
+	if (!(m->m_flags & M_EXT))
+		return 1;
+	e = m->m_ext.ext_storage;
+	if (__builtin_expect(!(e->ext_flags & (PKTMEM_EXT_RDONLY | PKTMEM_EXT_VIEW)), 1))
+		return pktmem_ext_refs(e) == 1;
+	return pktmem_ext_writable(e);
 }
 
 /* First byte of the buffer that holds @m's data. */
@@ -447,22 +464,83 @@ PKTMEM_API void m_align(struct mbuf *m, int len);
  * Make room for @plen bytes in front of the data: in place when there is
  * writable leading space, else with a new mbuf (m_prepend()). With
  * M_DONTWAIT, a failure frees the chain and sets @m to NULL. A packet
- * header's len grows by @plen. As in BSD, @m and @plen are evaluated more
- * than once. A bad @plen (negative, or more than one mbuf holds) goes to
- * the diagnostic handler through m_prepend(); if the handler returns, @m is
- * set to NULL and the chain is left to the caller, unfreed.
+ * header's len grows by @plen. @m must be an lvalue, evaluated twice (read,
+ * then assigned); @plen once. As in BSD, whose macro evaluates both more
+ * than once, pass neither with side effects. A bad @plen (negative, or more
+ * than one mbuf holds) goes to the diagnostic handler through m_prepend();
+ * if the handler returns, @m is set to NULL and the chain is left to the
+ * caller, unfreed.
  */
 #define M_PREPEND(m, plen, how)                                               \
 	do {                                                                  \
-		if ((plen) >= 0 && M_LEADINGSPACE(m) >= (plen)) {             \
-			(m)->m_data -= (plen);                                \
-			(m)->m_len += (plen);                                 \
-		} else {                                                      \
-			(m) = m_prepend((m), (plen), (how));                  \
-		}                                                             \
-		if ((m) != NULL && ((m)->m_flags & M_PKTHDR))                 \
-			(m)->m_pkthdr.len += (plen);                          \
+		(m) = m_prepend_inline_((m), (plen), (how));                  \
 	} while (0)
+
+/*
+ * m_prepend_inline_() - M_PREPEND's body (library-private name; use the
+ * macro). In place when the writable leading space holds @plen bytes, else
+ * m_prepend(); returns the head (NULL when m_prepend() failed). Without
+ * sanitizer windows the in-place case reads the flags once and inlines
+ * the writability test; with them (PKTMEM_WINDOW_HOOKS) it goes through
+ * M_LEADINGSPACE(), which opens the space it reports.
+ */
+static inline struct mbuf *m_prepend_inline_(struct mbuf *m, int plen, int how)
+{
+#ifndef PKTMEM_WINDOW_HOOKS
+	int flags = m->m_flags;
+	ptrdiff_t lead = 0; /* as M_LEADINGSPACE(): none in shared or read-only storage */
+
+	if (!(flags & M_EXT))
+		lead = m->m_data - ((flags & M_PKTHDR) ? (char *)m->m_pktdat : (char *)m->m_dat);
+	else if (m_writable(m))
+		lead = m->m_data - m->m_ext.ext_buf;
+	if (__builtin_expect(plen >= 0 && lead >= plen, 1)) {
+		m->m_data -= plen;
+		m->m_len += plen;
+		if (flags & M_PKTHDR)
+			m->m_pkthdr.len += plen;
+		return m;
+	}
+#else
+	if (plen >= 0 && M_LEADINGSPACE(m) >= plen) {
+		m->m_data -= plen;
+		m->m_len += plen;
+		if (m->m_flags & M_PKTHDR)
+			m->m_pkthdr.len += plen;
+		return m;
+	}
+#endif
+	m = m_prepend(m, plen, how);
+	if (m != NULL && (m->m_flags & M_PKTHDR))
+		m->m_pkthdr.len += plen;
+	return m;
+}
+
+/*
+ * m_adj_inline_() - what a call of m_adj() compiles to (library-private
+ * name): the common trim of 0 < @req_len < m_len bytes from the front of
+ * a live first mbuf is done in place, exactly as m_adj() would; anything
+ * else (NULL, a freed mbuf, a trim from the back, one reaching the next
+ * mbuf) and every call in a build with sanitizer windows
+ * (PKTMEM_WINDOW_HOOKS, where m_adj() re-poisons the trimmed bytes) is
+ * m_adj() itself, with its diagnostics. (m_adj) names the function.
+ */
+static inline void m_adj_inline_(struct mbuf *mp, int req_len)
+{
+#ifndef PKTMEM_WINDOW_HOOKS
+	if (__builtin_expect(mp != NULL && mp->m_state_ == PKTMEM_MBUF_LIVE_ && req_len > 0 &&
+				     req_len < mp->m_len, 1)) {
+		mp->m_data += req_len;
+		mp->m_len -= req_len;
+		if (mp->m_flags & M_PKTHDR)
+			mp->m_pkthdr.len -= req_len;
+		return;
+	}
+#endif
+	(m_adj)(mp, req_len);
+}
+
+#define m_adj(mp, req_len) m_adj_inline_((mp), (req_len))
 
 #ifdef __cplusplus
 }

@@ -364,8 +364,19 @@ struct mbuf *m_copym(struct mbuf *m, int off0, int len, int wait)
 	return copy_chain(m, off0, len, wait, 0, "m_copym");
 }
 
+/*
+ * The usual packet is one header mbuf with its bytes in external storage:
+ * its copy is one header mbuf sharing that storage, which is what
+ * copy_chain() builds too (out_share() lets the empty header take the
+ * reference), without the walks and the bookkeeping of the general case.
+ * Anything else, bad input included, goes to copy_chain().
+ */
 struct mbuf *m_copypacket(struct mbuf *m, int how)
 {
+	if (likely(m && m->m_state_ == MBUF_LIVE && !m->m_next && m->m_len > 0 &&
+		   (m->m_flags & (M_PKTHDR | M_EXT)) == (M_PKTHDR | M_EXT) && (how == M_WAIT || how == M_DONTWAIT))) {
+		return win_m_ret(mbuf_copy_ext_packet(m, how));
+	}
 	return copy_chain(m, 0, M_COPYALL, how, COPY_PACKET, "m_copypacket");
 }
 

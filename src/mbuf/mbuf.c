@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "mbuf_impl.h"
+#include "storage/ext_impl.h"
 #include "storage/window.h"
 
 _Static_assert(sizeof(struct mbuf) == MSIZE, "an mbuf is MSIZE bytes");
@@ -125,7 +126,7 @@ void m_clget(struct mbuf *m, int how)
 	if (!ext_attach_ok(m, "MCLGET") || !how_ok(how, "MCLGET"))
 		return;
 
-	struct pktmem_ext *e = pktmem_ext_cluster(how_to_gfp(how), NUMA_NO_NODE);
+	struct pktmem_ext *e = ext_cluster_new(how_to_gfp(how));
 
 	if (e)
 		mbuf_attach_ext(m, e, M_CLUSTER);
@@ -205,7 +206,7 @@ struct mbuf *m_free(struct mbuf *m)
 	if ((m->m_flags & M_PKTHDR) && m->m_pkthdr.tags.slh_first)
 		m_tag_delete_chain(m);
 	if (m->m_flags & M_EXT)
-		pktmem_ext_put(m->m_ext.ext_storage, m);
+		ext_put_inline(m->m_ext.ext_storage, m);
 	win_m_internal(m);
 	m->m_state_ = MBUF_DEAD;
 	m->m_type = MT_FREE;
@@ -302,4 +303,30 @@ void mbuf_share_ext(struct mbuf *n, const struct mbuf *m)
 	pktmem_ext_get(m->m_ext.ext_storage);
 	n->m_ext = m->m_ext;
 	n->m_flags |= m->m_flags & (M_EXT | M_CLUSTER);
+}
+
+/*
+ * m_copypacket() of a packet that is one header mbuf with external storage
+ * (copy.c checked @m and @how): a new header mbuf with @m's header and
+ * tags, sharing the storage. The same mbuf copy_chain() would build, made
+ * in one pass: allocation, header and m_ext written once each.
+ */
+struct mbuf *mbuf_copy_ext_packet(struct mbuf *m, int how)
+{
+	struct mbuf *h = mbuf_alloc(how, m->m_type, 0, "m_copypacket");
+
+	if (unlikely(!h))
+		return NULL;
+	pkthdr_take(h, m);
+	if (unlikely(m->m_pkthdr.tags.slh_first != NULL) && !mbuf_tag_copy_chain(h, m, how)) {
+		m_free(h);
+		return NULL;
+	}
+	h->m_pkthdr.len = m->m_len;
+	pktmem_ext_get(m->m_ext.ext_storage);
+	h->m_ext = m->m_ext;
+	h->m_flags |= m->m_flags & (M_EXT | M_CLUSTER);
+	h->m_data = m->m_data;
+	h->m_len = m->m_len;
+	return h;
 }

@@ -9,7 +9,7 @@
 
 #include "internal.h"
 
-#define MBUF_LIVE ((short)0x4d42) /* "MB": allocated */
+#define MBUF_LIVE PKTMEM_MBUF_LIVE_ /* "MB": allocated */
 #define MBUF_DEAD ((short)0x6466) /* freed */
 
 /*
@@ -48,6 +48,13 @@ void mbuf_attach_ext(struct mbuf *m, struct pktmem_ext *e, int extra_flags);
  * to set. No allocation, cannot fail.
  */
 void mbuf_share_ext(struct mbuf *n, const struct mbuf *m);
+
+/*
+ * m_copypacket() of @m, a live header mbuf alone in its chain, with
+ * external storage and m_len > 0, @how already checked: one new header
+ * mbuf sharing the storage, or NULL (nothing kept).
+ */
+struct mbuf *mbuf_copy_ext_packet(struct mbuf *m, int how);
 
 /*
  * m_tag_copy_chain() and m_copy_pkthdr() with a wait flag, for callers that

@@ -158,7 +158,7 @@ void m_cat(struct mbuf *m, struct mbuf *n)
  * m_pkthdr.len goes down by what was trimmed (front), or is set to the
  * length that remains (back, when more than the last mbuf is trimmed).
  */
-void m_adj(struct mbuf *mp, int req_len)
+void (m_adj)(struct mbuf *mp, int req_len)
 {
 	if (unlikely(!mp)) {
 		diag("m_adj", "NULL chain (req_len %d)", req_len);

@@ -25,15 +25,15 @@
 
 #define EXT_HDR_ALIGN 16
 
-static struct once ext_once = ONCE_INIT;
-static struct kmem_cache *cluster_cache; /* data + header, one object */
-static struct kmem_cache *hdr_cache;     /* headers of caller buffers */
+struct once ext_once = ONCE_INIT;
+struct kmem_cache *ext_cluster_cache; /* data + header, one object; set once in ext_once */
+static struct kmem_cache *hdr_cache;  /* headers of caller buffers; set once in ext_once */
 
 _Static_assert(sizeof(struct pktmem_ext) <= 64, "a cluster's header fits its cache line");
 
-static void ext_caches_init(void)
+void ext_caches_init(void)
 {
-	cluster_cache = kmem_cache_create("mbuf_cluster", PKTMEM_CLUSTER_SIZE + 64, 64, SLAB_PANIC, NULL);
+	ext_cluster_cache = kmem_cache_create("mbuf_cluster", PKTMEM_CLUSTER_SIZE + 64, 64, SLAB_PANIC, NULL);
 	hdr_cache = kmem_cache_create("ext_header", sizeof(struct pktmem_ext), 0, SLAB_PANIC, NULL);
 }
 
@@ -45,11 +45,13 @@ static inline void ext_init_once(void)
 struct kmem_cache *pktmem_cluster_cache(void)
 {
 	ext_init_once();
-	return cluster_cache;
+	return ext_cluster_cache;
 }
 
 struct pktmem_ext *pktmem_ext_cluster(gfp_t gfp, int node)
 {
+	if (node == NUMA_NO_NODE)
+		return ext_cluster_new(gfp);
 	/* Refused under our own name rather than the cluster cache's. */
 	if (may_not_wait_here(gfp, "pktmem_ext_cluster")) {
 		errno = EWOULDBLOCK;
@@ -57,8 +59,7 @@ struct pktmem_ext *pktmem_ext_cluster(gfp_t gfp, int node)
 	}
 	ext_init_once();
 
-	char *buf = node == NUMA_NO_NODE ? kmem_cache_alloc(cluster_cache, gfp)
-					 : kmem_cache_alloc_node(cluster_cache, gfp, node);
+	char *buf = kmem_cache_alloc_node(ext_cluster_cache, gfp, node);
 	if (!buf)
 		return NULL;
 	struct pktmem_ext *e = (struct pktmem_ext *)(buf + PKTMEM_CLUSTER_SIZE);
@@ -126,7 +127,7 @@ static void ext_release(struct pktmem_ext *e, void *owner)
 {
 	win_ext_open(e); /* the cache (or the caller's free) sees it whole */
 	if (e->ext_flags & PKTMEM_EXT_CLUSTER) {
-		kmem_cache_free(cluster_cache, e->ext_buf);
+		kmem_cache_free(ext_cluster_cache, e->ext_buf);
 	} else if (e->ext_flags & PKTMEM_EXT_KMALLOC) {
 		kfree(e->ext_buf);
 	} else if (e->ext_flags & (PKTMEM_EXT_PAGE | PKTMEM_EXT_VIEW)) {

@@ -5,10 +5,14 @@
 #ifndef PKTMEM_EXT_IMPL_H
 #define PKTMEM_EXT_IMPL_H
 
+#include <errno.h>
+
 #include <pktmem/ext.h>
 #include <pktmem/page.h>
+#include <pktmem/slab.h>
 
 #include "internal.h"
+#include "window.h"
 
 static inline void ext_setup(struct pktmem_ext *e, char *buf, size_t size, unsigned flags, int node)
 {
@@ -21,6 +25,65 @@ static inline void ext_setup(struct pktmem_ext *e, char *buf, size_t size, unsig
 	e->ext_free_fn = NULL;
 	e->ext_type = 0;
 	e->ext_node = node;
+}
+
+/*
+ * The cluster cache and the once that creates it (ext.c), read by the
+ * inline cluster paths below. Written once, inside ext_once.
+ */
+extern struct once ext_once;
+extern struct kmem_cache *ext_cluster_cache;
+void ext_caches_init(void);
+
+/*
+ * pktmem_ext_cluster(@gfp, NUMA_NO_NODE), inline for the mbuf layer's
+ * MCLGET: the same checks, the same cluster, one call level fewer.
+ */
+static inline struct pktmem_ext *ext_cluster_new(gfp_t gfp)
+{
+	/* Refused under the public function's name, as it would be. */
+	if (may_not_wait_here(gfp, "pktmem_ext_cluster")) {
+		errno = EWOULDBLOCK;
+		return NULL;
+	}
+	once_run(&ext_once, ext_caches_init);
+
+	char *buf = kmem_cache_alloc(ext_cluster_cache, gfp);
+
+	if (unlikely(!buf))
+		return NULL;
+	struct pktmem_ext *e = (struct pktmem_ext *)(buf + PKTMEM_CLUSTER_SIZE);
+
+	ext_setup(e, buf, PKTMEM_CLUSTER_SIZE, PKTMEM_EXT_CLUSTER, NUMA_NO_NODE);
+	return e;
+}
+
+/*
+ * pktmem_ext_put() with the drops of a plain cluster inline (the usual
+ * storage of an mbuf): the sole holder frees it without an atomic
+ * read-modify-write (a count of one cannot grow behind the holder's back,
+ * see ext.c), a sharer decrements, as pktmem_ext_put() does. Every other
+ * kind, and a bad count with its diagnostic, is pktmem_ext_put() itself.
+ */
+static inline void ext_put_inline(struct pktmem_ext *e, void *owner)
+{
+	if (likely(e->ext_flags == PKTMEM_EXT_CLUSTER)) {
+		int refs = __atomic_load_n(&e->ext_refs, __ATOMIC_ACQUIRE);
+
+		if (likely(refs == 1)) {
+			__atomic_store_n(&e->ext_refs, 0, __ATOMIC_RELAXED);
+		} else if (likely(refs > 1)) {
+			if (__atomic_sub_fetch(&e->ext_refs, 1, __ATOMIC_ACQ_REL) != 0)
+				return;
+		} else {
+			pktmem_ext_put(e, owner);
+			return;
+		}
+		win_ext_open(e); /* the cache sees it whole */
+		kmem_cache_free(ext_cluster_cache, e->ext_buf);
+		return;
+	}
+	pktmem_ext_put(e, owner);
 }
 
 /* Free a page run and its descriptor, or a view and its reference (page.c). */
