@@ -31,8 +31,8 @@ static inline void ext_setup(struct pktmem_ext *e, char *buf, size_t size, unsig
  * The cluster cache and the once that creates it (ext.c), read by the
  * inline cluster paths below. Written once, inside ext_once.
  */
-extern struct once ext_once;
-extern struct kmem_cache *ext_cluster_cache;
+extern struct once ext_once INTERNAL_DATA;
+extern struct kmem_cache *ext_cluster_cache INTERNAL_DATA;
 void ext_caches_init(void);
 
 /*
