@@ -105,8 +105,12 @@ void shinfo_release(struct skb_shared_info *sh)
 /* The last holder of a head let go: its shared info, then the object. */
 static void head_release(struct pktmem_ext *e, void *owner)
 {
+	struct skb_shared_info *sh = (struct skb_shared_info *)(e->ext_buf + e->ext_size);
+
 	(void)owner;
-	shinfo_release((struct skb_shared_info *)(e->ext_buf + e->ext_size));
+	/* Most heads hold neither: the test keeps the walk's set-up off their path. */
+	if (sh->nr_frags || sh->frag_list)
+		shinfo_release(sh);
 	/* ext_type: the head's size class (head_alloc), which spares kfree()'s lookup. */
 	if (e->ext_type >= 0)
 		kmem_cache_free(head_cache[e->ext_type], e->ext_buf);
@@ -114,7 +118,8 @@ static void head_release(struct pktmem_ext *e, void *owner)
 		kfree(e->ext_buf);
 }
 
-struct pktmem_ext *head_alloc(size_t size, gfp_t gfp, int node)
+/* head_alloc(), inlined into __alloc_skb(), the path every packet takes. */
+static inline __attribute__((always_inline)) struct pktmem_ext *head_alloc_inline(size_t size, gfp_t gfp, int node)
 {
 	size_t need = SKB_DATA_ALIGN(size) + SKB_HEAD_OVERHEAD;
 	int cls = head_class_of(need);
@@ -148,6 +153,11 @@ struct pktmem_ext *head_alloc(size_t size, gfp_t gfp, int node)
 	if (gfp & __GFP_ZERO)
 		memset(buf, 0, end);
 	return e;
+}
+
+struct pktmem_ext *head_alloc(size_t size, gfp_t gfp, int node)
+{
+	return head_alloc_inline(size, gfp, node);
 }
 
 /* Point a zeroed sk_buff at head @e: empty, no headroom. */
@@ -190,7 +200,7 @@ struct sk_buff *__alloc_skb(unsigned int size, gfp_t gfp_mask, int flags, int no
 	if (!skb)
 		return NULL;
 
-	struct pktmem_ext *e = head_alloc(size, gfp_mask, node);
+	struct pktmem_ext *e = head_alloc_inline(size, gfp_mask, node);
 
 	if (!e) {
 		kmem_cache_free(cache, skb);
@@ -406,9 +416,42 @@ static void copy_header_offsets(struct sk_buff *n, const struct sk_buff *old, lo
 	n->mac_header = header_shift(old->mac_header, off);
 }
 
+/*
+ * A clone is its original with other links, socket, destructor and users:
+ * every field from dev to mark and from tail to head_ext is copied as it is
+ * (copy_header_fields(), the offsets, lengths, head pointers and flags), in
+ * 16-byte blocks, as skb_zero() does; truesize, users and destructor sit
+ * between the two runs and are set one by one (users is not even read: other
+ * threads may change it).
+ */
+#define CLONE_RUN1_FROM offsetof(struct sk_buff, dev)
+#define CLONE_RUN1_TO offsetof(struct sk_buff, truesize)
+#define CLONE_RUN2_FROM offsetof(struct sk_buff, tail)
+_Static_assert(CLONE_RUN1_FROM % 16 == 0 && CLONE_RUN1_TO % 16 == 0 && CLONE_RUN2_FROM % 16 == 0 &&
+		       sizeof(struct sk_buff) % 16 == 0,
+	       "the copied runs of an sk_buff are whole 16-byte blocks");
+_Static_assert(offsetof(struct sk_buff, users) > CLONE_RUN1_TO &&
+		       offsetof(struct sk_buff, destructor) > CLONE_RUN1_TO &&
+		       offsetof(struct sk_buff, destructor) < CLONE_RUN2_FROM &&
+		       offsetof(struct sk_buff, users) < CLONE_RUN2_FROM &&
+		       offsetof(struct sk_buff, destructor) + sizeof(void (*)(struct sk_buff *)) == CLONE_RUN2_FROM &&
+		       offsetof(struct sk_buff, head_ext) > CLONE_RUN2_FROM,
+	       "truesize, users and destructor lie between the copied runs");
+
+static inline void skb_copy_blocks(struct sk_buff *n, const struct sk_buff *old, size_t from, size_t to)
+{
+	typedef uint64_t copy_v2 __attribute__((vector_size(16), aligned(8), may_alias));
+
+	for (size_t i = from; i < to; i += 16) {
+		*(copy_v2 *)((char *)n + i) = *(const copy_v2 *)((const char *)old + i);
+		__asm__("" : : "r"(n) : "memory"); /* not a memcpy call: see skb_zero() */
+	}
+}
+
 struct sk_buff *skb_clone(struct sk_buff *skb, gfp_t gfp_mask)
 {
 	struct sk_buff *n = NULL;
+	unsigned int fclone = SKB_FCLONE_UNAVAILABLE;
 
 	/* Diagnosed even when the fclone companion would need no allocation. */
 	if (may_not_wait_here(gfp_mask, "skb_clone"))
@@ -419,8 +462,10 @@ struct sk_buff *skb_clone(struct sk_buff *skb, gfp_t gfp_mask)
 
 		/* The companion is free while only the original is in use. */
 		if (__atomic_compare_exchange_n(&fc->fclone_ref, &expected, 2, false, __ATOMIC_ACQ_REL,
-						__ATOMIC_RELAXED))
+						__ATOMIC_RELAXED)) {
 			n = &fc->skb2;
+			fclone = SKB_FCLONE_CLONE;
+		}
 	}
 	if (!n) {
 		/* A clone of a receive-reserve packet may use the reserve too. */
@@ -429,28 +474,17 @@ struct sk_buff *skb_clone(struct sk_buff *skb, gfp_t gfp_mask)
 		n = kmem_cache_alloc(skbuff_cache, gfp_mask & ~__GFP_ZERO);
 		if (!n)
 			return NULL;
-		skb_zero(n);
-		n->fclone = SKB_FCLONE_UNAVAILABLE;
-	} else {
-		unsigned int fclone = n->fclone;
-
-		skb_zero(n);
-		n->fclone = fclone;
 	}
-	copy_header_fields(n, skb);
-	copy_header_offsets(n, skb, 0);
-	n->len = skb->len;
-	n->data_len = skb->data_len;
+	n->next = n->prev = NULL;
+	skb_copy_blocks(n, skb, CLONE_RUN1_FROM, CLONE_RUN1_TO);
+	skb_copy_blocks(n, skb, CLONE_RUN2_FROM, sizeof(*n));
+	n->sk = NULL;
 	n->truesize = skb->truesize;
-	n->head = skb->head;
-	n->data = skb->data;
-	n->tail = skb->tail;
-	n->end = skb->end;
-	n->head_frag = skb->head_frag;
-	n->head_ext = skb->head_ext;
-	pktmem_ext_get(skb->head_ext);
 	n->users = 1;
+	n->destructor = NULL;
+	n->fclone = fclone;
 	n->cloned = 1;
+	pktmem_ext_get(skb->head_ext);
 	skb->cloned = 1;
 	return n;
 }
