@@ -72,12 +72,15 @@ struct kmem_cache *pktmem_skbuff_fclone_cache(void)
 	return fclone_cache;
 }
 
-static int head_class_of(size_t need)
+/* The classes are the powers of two from 512 up: the class is a bit count, not a search. */
+static inline int head_class_of(size_t need)
 {
-	for (unsigned i = 0; i < NR_HEAD_CLASSES; i++)
-		if (need <= head_class[i])
-			return (int)i;
-	return -1;
+	if (need <= 512)
+		return 0;
+
+	int cls = 64 - __builtin_clzll((unsigned long long)need - 1) - 9; /* need <= 1 << (cls + 9) */
+
+	return cls < (int)NR_HEAD_CLASSES ? cls : -1;
 }
 
 struct kmem_cache *pktmem_skb_head_cache(unsigned int size)
@@ -160,9 +163,27 @@ struct pktmem_ext *head_alloc(size_t size, gfp_t gfp, int node)
 	return head_alloc_inline(size, gfp, node);
 }
 
-/* Point a zeroed sk_buff at head @e: empty, no headroom. */
-static void skb_set_head(struct sk_buff *skb, struct pktmem_ext *e)
+/*
+ * A fresh sk_buff at head @e: empty, no headroom, one user, every other
+ * field zero. Fields from truesize on are all set here, so only the ones
+ * before it are zeroed first.
+ */
+#define SKB_INIT_ZEROED offsetof(struct sk_buff, truesize)
+_Static_assert(SKB_INIT_ZEROED % 16 == 0, "the zeroed part of a fresh sk_buff is whole 16-byte blocks");
+_Static_assert(offsetof(struct sk_buff, users) > SKB_INIT_ZEROED &&
+		       offsetof(struct sk_buff, destructor) > SKB_INIT_ZEROED &&
+		       offsetof(struct sk_buff, tail) > SKB_INIT_ZEROED &&
+		       offsetof(struct sk_buff, end) > SKB_INIT_ZEROED &&
+		       offsetof(struct sk_buff, head) > SKB_INIT_ZEROED &&
+		       offsetof(struct sk_buff, data) > SKB_INIT_ZEROED &&
+		       offsetof(struct sk_buff, head_ext) + sizeof(struct pktmem_ext *) == sizeof(struct sk_buff),
+	       "skb_init_head() sets every field from truesize to the end");
+
+static inline void skb_init_head(struct sk_buff *skb, struct pktmem_ext *e)
 {
+	skb_zero_first(skb, SKB_INIT_ZEROED);
+	skb->users = 1;
+	skb->destructor = NULL;
 	skb->head = (unsigned char *)e->ext_buf;
 	skb->data = skb->head;
 	skb->tail = 0;
@@ -206,10 +227,8 @@ struct sk_buff *__alloc_skb(unsigned int size, gfp_t gfp_mask, int flags, int no
 		kmem_cache_free(cache, skb);
 		return NULL;
 	}
-	skb_zero(skb);
-	skb->users = 1;
+	skb_init_head(skb, e);
 	skb->pfmemalloc = (flags & SKB_ALLOC_RX) != 0;
-	skb_set_head(skb, e);
 	win_skb_fresh(skb);
 	if (flags & SKB_ALLOC_FCLONE) {
 		struct sk_buff_fclones *fc = (struct sk_buff_fclones *)skb;
@@ -282,10 +301,8 @@ struct sk_buff *build_skb(void *data, unsigned int frag_size)
 		return NULL;
 	}
 	shinfo_clear((char *)data + end);
-	skb_zero(skb);
-	skb->users = 1;
+	skb_init_head(skb, e);
 	skb->head_frag = 1;
-	skb_set_head(skb, e);
 	win_skb_fresh(skb);
 	return skb;
 }
@@ -420,7 +437,7 @@ static void copy_header_offsets(struct sk_buff *n, const struct sk_buff *old, lo
  * A clone is its original with other links, socket, destructor and users:
  * every field from dev to mark and from tail to head_ext is copied as it is
  * (copy_header_fields(), the offsets, lengths, head pointers and flags), in
- * 16-byte blocks, as skb_zero() does; truesize, users and destructor sit
+ * 16-byte blocks, as skb_zero_first() does; truesize, users and destructor sit
  * between the two runs and are set one by one (users is not even read: other
  * threads may change it).
  */
@@ -444,7 +461,7 @@ static inline void skb_copy_blocks(struct sk_buff *n, const struct sk_buff *old,
 
 	for (size_t i = from; i < to; i += 16) {
 		*(copy_v2 *)((char *)n + i) = *(const copy_v2 *)((const char *)old + i);
-		__asm__("" : : "r"(n) : "memory"); /* not a memcpy call: see skb_zero() */
+		__asm__("" : : "r"(n) : "memory"); /* not a memcpy call: see skb_zero_first() */
 	}
 }
 
