@@ -313,6 +313,11 @@ static void kfree_skbmem(struct sk_buff *skb)
 {
 	struct sk_buff_fclones *fc;
 
+	/* Most skbs are ordinary: one test before the fclone cases. */
+	if (likely(skb->fclone == SKB_FCLONE_UNAVAILABLE)) {
+		kmem_cache_free(skbuff_cache, skb);
+		return;
+	}
 	switch (skb->fclone) {
 	case SKB_FCLONE_ORIG:
 		fc = (struct sk_buff_fclones *)skb;
