@@ -105,6 +105,12 @@ void shinfo_release(struct skb_shared_info *sh)
 	}
 }
 
+/* Out of line, so that head_release() needs no stack frame for heads without frags. */
+static __attribute__((noinline)) void head_release_shinfo(struct skb_shared_info *sh)
+{
+	shinfo_release(sh);
+}
+
 /* The last holder of a head let go: its shared info, then the object. */
 static void head_release(struct pktmem_ext *e, void *owner)
 {
@@ -113,7 +119,7 @@ static void head_release(struct pktmem_ext *e, void *owner)
 	(void)owner;
 	/* Most heads hold neither: the test keeps the walk's set-up off their path. */
 	if (sh->nr_frags || sh->frag_list)
-		shinfo_release(sh);
+		head_release_shinfo(sh);
 	/* ext_type: the head's size class (head_alloc), which spares kfree()'s lookup. */
 	if (e->ext_type >= 0)
 		kmem_cache_free(head_cache[e->ext_type], e->ext_buf);
