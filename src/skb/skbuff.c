@@ -127,7 +127,7 @@ static void head_release(struct pktmem_ext *e, void *owner)
 		kfree(e->ext_buf);
 }
 
-/* head_alloc(), inlined into __alloc_skb(), the path every packet takes. */
+/* head_alloc(), inlined into __alloc_skb(), the path every packet takes. The caches exist (skb_init_once()). */
 static inline __attribute__((always_inline)) struct pktmem_ext *head_alloc_inline(size_t size, gfp_t gfp, int node)
 {
 	size_t need = SKB_DATA_ALIGN(size) + SKB_HEAD_OVERHEAD;
@@ -140,7 +140,6 @@ static inline __attribute__((always_inline)) struct pktmem_ext *head_alloc_inlin
 		errno = ENOMEM;
 		return NULL;
 	}
-	skb_init_once();
 	if (cls >= 0) {
 		objsize = head_class[cls];
 		buf = node == NUMA_NO_NODE ? kmem_cache_alloc(head_cache[cls], gfp & ~__GFP_ZERO)
@@ -166,6 +165,7 @@ static inline __attribute__((always_inline)) struct pktmem_ext *head_alloc_inlin
 
 struct pktmem_ext *head_alloc(size_t size, gfp_t gfp, int node)
 {
+	skb_init_once();
 	return head_alloc_inline(size, gfp, node);
 }
 
