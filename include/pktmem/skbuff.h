@@ -346,6 +346,72 @@ PKTMEM_API void *skb_push(struct sk_buff *skb, unsigned int len);
  */
 PKTMEM_API void *skb_pull(struct sk_buff *skb, unsigned int len);
 
+/*
+ * Inline fast paths of skb_reserve(), skb_put(), skb_push() and skb_pull(),
+ * as Linux inlines __skb_push() and friends: the same checks, in the
+ * caller; anything a check refuses goes to the out-of-line function, which
+ * checks again and diagnoses (so the contracts above hold to the letter).
+ * With PKTMEM_WINDOW_HOOKS the out-of-line function does everything, since
+ * it also moves the sanitizer windows. The names below are macros over
+ * these helpers; (skb_push)(skb, len) or &skb_push reaches the exported
+ * function itself. Not for callers: the helpers' names may change.
+ */
+static inline void pktmem_skb_reserve_inline(struct sk_buff *skb, int len)
+{
+#ifndef PKTMEM_WINDOW_HOOKS
+	if (__builtin_expect(len >= 0 && skb->len == 0 && skb->tail + (unsigned int)len <= skb->end, 1)) {
+		skb->data += len;
+		skb->tail += (unsigned int)len;
+		return;
+	}
+#endif
+	(skb_reserve)(skb, len);
+}
+
+static inline void *pktmem_skb_put_inline(struct sk_buff *skb, unsigned int len)
+{
+#ifndef PKTMEM_WINDOW_HOOKS
+	unsigned int tail = skb->tail;
+
+	if (__builtin_expect(skb->data_len == 0 && len <= skb->end - tail, 1)) {
+		skb->tail = tail + len;
+		skb->len += len;
+		return skb->head + tail;
+	}
+#endif
+	return (skb_put)(skb, len);
+}
+
+static inline void *pktmem_skb_push_inline(struct sk_buff *skb, unsigned int len)
+{
+#ifndef PKTMEM_WINDOW_HOOKS
+	if (__builtin_expect(len <= (unsigned int)(skb->data - skb->head), 1)) {
+		skb->data -= len;
+		skb->len += len;
+		return skb->data;
+	}
+#endif
+	return (skb_push)(skb, len);
+}
+
+static inline void *pktmem_skb_pull_inline(struct sk_buff *skb, unsigned int len)
+{
+#ifndef PKTMEM_WINDOW_HOOKS
+	/* Both tests, so that lengths set by hand (data_len > len) still reach the diagnostic. */
+	if (__builtin_expect(len <= skb->len && len <= skb->len - skb->data_len, 1)) {
+		skb->len -= len;
+		skb->data += len;
+		return skb->data;
+	}
+#endif
+	return (skb_pull)(skb, len);
+}
+
+#define skb_reserve(skb, len) pktmem_skb_reserve_inline((skb), (len))
+#define skb_put(skb, len) pktmem_skb_put_inline((skb), (len))
+#define skb_push(skb, len) pktmem_skb_push_inline((skb), (len))
+#define skb_pull(skb, len) pktmem_skb_pull_inline((skb), (len))
+
 /* skb_trim() - cut a linear skb to @len bytes (nothing if already shorter). */
 PKTMEM_API void skb_trim(struct sk_buff *skb, unsigned int len);
 

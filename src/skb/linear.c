@@ -14,7 +14,7 @@ static __attribute__((cold, noinline)) void skb_panic(const struct sk_buff *skb,
 	     skb->data_len);
 }
 
-void skb_reserve(struct sk_buff *skb, int len)
+void (skb_reserve)(struct sk_buff *skb, int len)
 {
 	if (unlikely(len < 0 || skb->len != 0 || skb->tail + (unsigned int)len > skb->end)) {
 		skb_panic(skb, (unsigned int)len, "skb_reserve", "reserve on a non-empty skb or past the end");
@@ -43,7 +43,7 @@ static inline void *put_checked(struct sk_buff *skb, unsigned int len, const cha
 	return tmp;
 }
 
-void *skb_put(struct sk_buff *skb, unsigned int len)
+void *(skb_put)(struct sk_buff *skb, unsigned int len)
 {
 	return put_checked(skb, len, "skb_put");
 }
@@ -81,7 +81,7 @@ void *skb_put_zero(struct sk_buff *skb, unsigned int len)
 	return p;
 }
 
-void *skb_push(struct sk_buff *skb, unsigned int len)
+void *(skb_push)(struct sk_buff *skb, unsigned int len)
 {
 	if (unlikely(len > skb_headroom(skb))) {
 		skb_panic(skb, len, "skb_push", "skb_under_panic");
@@ -93,7 +93,7 @@ void *skb_push(struct sk_buff *skb, unsigned int len)
 	return skb->data;
 }
 
-void *skb_pull(struct sk_buff *skb, unsigned int len)
+void *(skb_pull)(struct sk_buff *skb, unsigned int len)
 {
 	if (unlikely(len > skb->len))
 		return NULL;

@@ -35,18 +35,18 @@ static inline void shinfo_clear(void *sh)
 }
 
 /*
- * Zero a struct sk_buff with plain 16-byte stores. A fixed-size memset of
+ * Zero the first @bytes (a multiple of 16) of a struct sk_buff, for
+ * callers that set the rest, with plain 16-byte stores. A fixed-size memset of
  * this size becomes `rep stos`, whose start-up cost was more than half of
  * an alloc_skb+kfree_skb on the machines we measured; the empty asm keeps
  * the loop from being turned back into that memset.
  */
 _Static_assert(sizeof(struct sk_buff) % 16 == 0, "struct sk_buff zeroes in 16-byte stores");
-
-static inline void skb_zero(struct sk_buff *skb)
+static inline void skb_zero_first(struct sk_buff *skb, size_t bytes)
 {
 	typedef uint64_t zero_v2 __attribute__((vector_size(16), aligned(8), may_alias));
 
-	for (size_t i = 0; i < sizeof(*skb) / 16; i++) {
+	for (size_t i = 0; i < bytes / 16; i++) {
 		((zero_v2 *)skb)[i] = (zero_v2){ 0, 0 };
 		__asm__("" : : "r"(skb) : "memory");
 	}

@@ -72,12 +72,15 @@ struct kmem_cache *pktmem_skbuff_fclone_cache(void)
 	return fclone_cache;
 }
 
-static int head_class_of(size_t need)
+/* The classes are the powers of two from 512 up: the class is a bit count, not a search. */
+static inline int head_class_of(size_t need)
 {
-	for (unsigned i = 0; i < NR_HEAD_CLASSES; i++)
-		if (need <= head_class[i])
-			return (int)i;
-	return -1;
+	if (need <= 512)
+		return 0;
+
+	int cls = 64 - __builtin_clzll((unsigned long long)need - 1) - 9; /* need <= 1 << (cls + 9) */
+
+	return cls < (int)NR_HEAD_CLASSES ? cls : -1;
 }
 
 struct kmem_cache *pktmem_skb_head_cache(unsigned int size)
@@ -102,11 +105,21 @@ void shinfo_release(struct skb_shared_info *sh)
 	}
 }
 
+/* Out of line, so that head_release() needs no stack frame for heads without frags. */
+static __attribute__((noinline)) void head_release_shinfo(struct skb_shared_info *sh)
+{
+	shinfo_release(sh);
+}
+
 /* The last holder of a head let go: its shared info, then the object. */
 static void head_release(struct pktmem_ext *e, void *owner)
 {
+	struct skb_shared_info *sh = (struct skb_shared_info *)(e->ext_buf + e->ext_size);
+
 	(void)owner;
-	shinfo_release((struct skb_shared_info *)(e->ext_buf + e->ext_size));
+	/* Most heads hold neither: the test keeps the walk's set-up off their path. */
+	if (sh->nr_frags || sh->frag_list)
+		head_release_shinfo(sh);
 	/* ext_type: the head's size class (head_alloc), which spares kfree()'s lookup. */
 	if (e->ext_type >= 0)
 		kmem_cache_free(head_cache[e->ext_type], e->ext_buf);
@@ -114,7 +127,8 @@ static void head_release(struct pktmem_ext *e, void *owner)
 		kfree(e->ext_buf);
 }
 
-struct pktmem_ext *head_alloc(size_t size, gfp_t gfp, int node)
+/* head_alloc(), inlined into __alloc_skb(), the path every packet takes. The caches exist (skb_init_once()). */
+static inline __attribute__((always_inline)) struct pktmem_ext *head_alloc_inline(size_t size, gfp_t gfp, int node)
 {
 	size_t need = SKB_DATA_ALIGN(size) + SKB_HEAD_OVERHEAD;
 	int cls = head_class_of(need);
@@ -126,7 +140,6 @@ struct pktmem_ext *head_alloc(size_t size, gfp_t gfp, int node)
 		errno = ENOMEM;
 		return NULL;
 	}
-	skb_init_once();
 	if (cls >= 0) {
 		objsize = head_class[cls];
 		buf = node == NUMA_NO_NODE ? kmem_cache_alloc(head_cache[cls], gfp & ~__GFP_ZERO)
@@ -150,9 +163,33 @@ struct pktmem_ext *head_alloc(size_t size, gfp_t gfp, int node)
 	return e;
 }
 
-/* Point a zeroed sk_buff at head @e: empty, no headroom. */
-static void skb_set_head(struct sk_buff *skb, struct pktmem_ext *e)
+struct pktmem_ext *head_alloc(size_t size, gfp_t gfp, int node)
 {
+	skb_init_once();
+	return head_alloc_inline(size, gfp, node);
+}
+
+/*
+ * A fresh sk_buff at head @e: empty, no headroom, one user, every other
+ * field zero. Fields from truesize on are all set here, so only the ones
+ * before it are zeroed first.
+ */
+#define SKB_INIT_ZEROED offsetof(struct sk_buff, truesize)
+_Static_assert(SKB_INIT_ZEROED % 16 == 0, "the zeroed part of a fresh sk_buff is whole 16-byte blocks");
+_Static_assert(offsetof(struct sk_buff, users) > SKB_INIT_ZEROED &&
+		       offsetof(struct sk_buff, destructor) > SKB_INIT_ZEROED &&
+		       offsetof(struct sk_buff, tail) > SKB_INIT_ZEROED &&
+		       offsetof(struct sk_buff, end) > SKB_INIT_ZEROED &&
+		       offsetof(struct sk_buff, head) > SKB_INIT_ZEROED &&
+		       offsetof(struct sk_buff, data) > SKB_INIT_ZEROED &&
+		       offsetof(struct sk_buff, head_ext) + sizeof(struct pktmem_ext *) == sizeof(struct sk_buff),
+	       "skb_init_head() sets every field from truesize to the end");
+
+static inline void skb_init_head(struct sk_buff *skb, struct pktmem_ext *e)
+{
+	skb_zero_first(skb, SKB_INIT_ZEROED);
+	skb->users = 1;
+	skb->destructor = NULL;
 	skb->head = (unsigned char *)e->ext_buf;
 	skb->data = skb->head;
 	skb->tail = 0;
@@ -190,16 +227,14 @@ struct sk_buff *__alloc_skb(unsigned int size, gfp_t gfp_mask, int flags, int no
 	if (!skb)
 		return NULL;
 
-	struct pktmem_ext *e = head_alloc(size, gfp_mask, node);
+	struct pktmem_ext *e = head_alloc_inline(size, gfp_mask, node);
 
 	if (!e) {
 		kmem_cache_free(cache, skb);
 		return NULL;
 	}
-	skb_zero(skb);
-	skb->users = 1;
+	skb_init_head(skb, e);
 	skb->pfmemalloc = (flags & SKB_ALLOC_RX) != 0;
-	skb_set_head(skb, e);
 	win_skb_fresh(skb);
 	if (flags & SKB_ALLOC_FCLONE) {
 		struct sk_buff_fclones *fc = (struct sk_buff_fclones *)skb;
@@ -272,10 +307,8 @@ struct sk_buff *build_skb(void *data, unsigned int frag_size)
 		return NULL;
 	}
 	shinfo_clear((char *)data + end);
-	skb_zero(skb);
-	skb->users = 1;
+	skb_init_head(skb, e);
 	skb->head_frag = 1;
-	skb_set_head(skb, e);
 	win_skb_fresh(skb);
 	return skb;
 }
@@ -286,6 +319,11 @@ static void kfree_skbmem(struct sk_buff *skb)
 {
 	struct sk_buff_fclones *fc;
 
+	/* Most skbs are ordinary: one test before the fclone cases. */
+	if (likely(skb->fclone == SKB_FCLONE_UNAVAILABLE)) {
+		kmem_cache_free(skbuff_cache, skb);
+		return;
+	}
 	switch (skb->fclone) {
 	case SKB_FCLONE_ORIG:
 		fc = (struct sk_buff_fclones *)skb;
@@ -406,9 +444,42 @@ static void copy_header_offsets(struct sk_buff *n, const struct sk_buff *old, lo
 	n->mac_header = header_shift(old->mac_header, off);
 }
 
+/*
+ * A clone is its original with other links, socket, destructor and users:
+ * every field from dev to mark and from tail to head_ext is copied as it is
+ * (copy_header_fields(), the offsets, lengths, head pointers and flags), in
+ * 16-byte blocks, as skb_zero_first() does; truesize, users and destructor sit
+ * between the two runs and are set one by one (users is not even read: other
+ * threads may change it).
+ */
+#define CLONE_RUN1_FROM offsetof(struct sk_buff, dev)
+#define CLONE_RUN1_TO offsetof(struct sk_buff, truesize)
+#define CLONE_RUN2_FROM offsetof(struct sk_buff, tail)
+_Static_assert(CLONE_RUN1_FROM % 16 == 0 && CLONE_RUN1_TO % 16 == 0 && CLONE_RUN2_FROM % 16 == 0 &&
+		       sizeof(struct sk_buff) % 16 == 0,
+	       "the copied runs of an sk_buff are whole 16-byte blocks");
+_Static_assert(offsetof(struct sk_buff, users) > CLONE_RUN1_TO &&
+		       offsetof(struct sk_buff, destructor) > CLONE_RUN1_TO &&
+		       offsetof(struct sk_buff, destructor) < CLONE_RUN2_FROM &&
+		       offsetof(struct sk_buff, users) < CLONE_RUN2_FROM &&
+		       offsetof(struct sk_buff, destructor) + sizeof(void (*)(struct sk_buff *)) == CLONE_RUN2_FROM &&
+		       offsetof(struct sk_buff, head_ext) > CLONE_RUN2_FROM,
+	       "truesize, users and destructor lie between the copied runs");
+
+static inline void skb_copy_blocks(struct sk_buff *n, const struct sk_buff *old, size_t from, size_t to)
+{
+	typedef uint64_t copy_v2 __attribute__((vector_size(16), aligned(8), may_alias));
+
+	for (size_t i = from; i < to; i += 16) {
+		*(copy_v2 *)((char *)n + i) = *(const copy_v2 *)((const char *)old + i);
+		__asm__("" : : "r"(n) : "memory"); /* not a memcpy call: see skb_zero_first() */
+	}
+}
+
 struct sk_buff *skb_clone(struct sk_buff *skb, gfp_t gfp_mask)
 {
 	struct sk_buff *n = NULL;
+	unsigned int fclone = SKB_FCLONE_UNAVAILABLE;
 
 	/* Diagnosed even when the fclone companion would need no allocation. */
 	if (may_not_wait_here(gfp_mask, "skb_clone"))
@@ -419,8 +490,10 @@ struct sk_buff *skb_clone(struct sk_buff *skb, gfp_t gfp_mask)
 
 		/* The companion is free while only the original is in use. */
 		if (__atomic_compare_exchange_n(&fc->fclone_ref, &expected, 2, false, __ATOMIC_ACQ_REL,
-						__ATOMIC_RELAXED))
+						__ATOMIC_RELAXED)) {
 			n = &fc->skb2;
+			fclone = SKB_FCLONE_CLONE;
+		}
 	}
 	if (!n) {
 		/* A clone of a receive-reserve packet may use the reserve too. */
@@ -429,28 +502,17 @@ struct sk_buff *skb_clone(struct sk_buff *skb, gfp_t gfp_mask)
 		n = kmem_cache_alloc(skbuff_cache, gfp_mask & ~__GFP_ZERO);
 		if (!n)
 			return NULL;
-		skb_zero(n);
-		n->fclone = SKB_FCLONE_UNAVAILABLE;
-	} else {
-		unsigned int fclone = n->fclone;
-
-		skb_zero(n);
-		n->fclone = fclone;
 	}
-	copy_header_fields(n, skb);
-	copy_header_offsets(n, skb, 0);
-	n->len = skb->len;
-	n->data_len = skb->data_len;
+	n->next = n->prev = NULL;
+	skb_copy_blocks(n, skb, CLONE_RUN1_FROM, CLONE_RUN1_TO);
+	skb_copy_blocks(n, skb, CLONE_RUN2_FROM, sizeof(*n));
+	n->sk = NULL;
 	n->truesize = skb->truesize;
-	n->head = skb->head;
-	n->data = skb->data;
-	n->tail = skb->tail;
-	n->end = skb->end;
-	n->head_frag = skb->head_frag;
-	n->head_ext = skb->head_ext;
-	pktmem_ext_get(skb->head_ext);
 	n->users = 1;
+	n->destructor = NULL;
+	n->fclone = fclone;
 	n->cloned = 1;
+	pktmem_ext_get(skb->head_ext);
 	skb->cloned = 1;
 	return n;
 }
