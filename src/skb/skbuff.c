@@ -23,6 +23,15 @@
 #include "storage/window.h"
 
 static const unsigned int head_class[] = { 512, 1024, 2048, 4096, 8192, 16384, 32768 };
+/*
+ * Cache colouring: a head object is its class plus one cache line, so that
+ * consecutive heads start one line further round the L1 sets. At a
+ * power-of-two stride the 32 heads of a burst (and their shared infos) would
+ * start in one or two of a 32 KiB L1's 64 sets and evict each other; at
+ * class + 64 they start in 32 different sets (test_colour). The extra line
+ * is tailroom, counted in truesize.
+ */
+#define HEAD_COLOUR SMP_CACHE_BYTES
 #define NR_HEAD_CLASSES (sizeof(head_class) / sizeof(head_class[0]))
 
 /* Queues link sk_buffs and list heads through these shared first fields. */
@@ -51,7 +60,7 @@ static void skb_caches_init(void)
 					 SLAB_PANIC, NULL);
 	for (unsigned i = 0; i < NR_HEAD_CLASSES; i++) {
 		snprintf(name, sizeof(name), "skb-head-%u", head_class[i]);
-		head_cache[i] = kmem_cache_create(name, head_class[i], SMP_CACHE_BYTES, SLAB_PANIC, NULL);
+		head_cache[i] = kmem_cache_create(name, head_class[i] + HEAD_COLOUR, SMP_CACHE_BYTES, SLAB_PANIC, NULL);
 	}
 }
 
@@ -72,13 +81,18 @@ struct kmem_cache *pktmem_skbuff_fclone_cache(void)
 	return fclone_cache;
 }
 
-/* The classes are the powers of two from 512 up: the class is a bit count, not a search. */
+/*
+ * The classes hold a power of two from 512 up plus the colour line: the
+ * class is a bit count, not a search. The colour line is usable, so a head
+ * re-made at its own size (pskb_expand_head(skb, 0, 0)) stays in its class.
+ */
 static inline int head_class_of(size_t need)
 {
-	if (need <= 512)
+	if (need <= 512 + HEAD_COLOUR)
 		return 0;
 
-	int cls = 64 - __builtin_clzll((unsigned long long)need - 1) - 9; /* need <= 1 << (cls + 9) */
+	/* need - HEAD_COLOUR <= 1 << (cls + 9) */
+	int cls = 64 - __builtin_clzll((unsigned long long)(need - HEAD_COLOUR) - 1) - 9;
 
 	return cls < (int)NR_HEAD_CLASSES ? cls : -1;
 }
@@ -141,7 +155,7 @@ static inline __attribute__((always_inline)) struct pktmem_ext *head_alloc_inlin
 		return NULL;
 	}
 	if (cls >= 0) {
-		objsize = head_class[cls];
+		objsize = head_class[cls] + HEAD_COLOUR;
 		buf = node == NUMA_NO_NODE ? kmem_cache_alloc(head_cache[cls], gfp & ~__GFP_ZERO)
 					   : kmem_cache_alloc_node(head_cache[cls], gfp & ~__GFP_ZERO, node);
 	} else {
