@@ -300,7 +300,7 @@ void m_move_pkthdr(struct mbuf *to, struct mbuf *from)
 void mbuf_share_ext(struct mbuf *n, const struct mbuf *m)
 {
 	win_m_internal(n);
-	pktmem_ext_get(m->m_ext.ext_storage);
+	ext_get_inline(m->m_ext.ext_storage);
 	n->m_ext = m->m_ext;
 	n->m_flags |= m->m_flags & (M_EXT | M_CLUSTER);
 }
@@ -323,7 +323,7 @@ struct mbuf *mbuf_copy_ext_packet(struct mbuf *m, int how)
 		return NULL;
 	}
 	h->m_pkthdr.len = m->m_len;
-	pktmem_ext_get(m->m_ext.ext_storage);
+	ext_get_inline(m->m_ext.ext_storage);
 	h->m_ext = m->m_ext;
 	h->m_flags |= m->m_flags & (M_EXT | M_CLUSTER);
 	h->m_data = m->m_data;

@@ -358,7 +358,8 @@ static void skb_release_all(struct sk_buff *skb)
 {
 	if (skb->destructor)
 		skb->destructor(skb);
-	pktmem_ext_put(skb->head_ext, NULL);
+	if (likely(skb->head_ext))
+		ext_put_any_inline(skb->head_ext, NULL);
 	skb->head_ext = NULL;
 }
 
@@ -526,7 +527,7 @@ struct sk_buff *skb_clone(struct sk_buff *skb, gfp_t gfp_mask)
 	n->destructor = NULL;
 	n->fclone = fclone;
 	n->cloned = 1;
-	pktmem_ext_get(skb->head_ext);
+	ext_get_inline(skb->head_ext);
 	skb->cloned = 1;
 	return n;
 }

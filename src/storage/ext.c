@@ -113,17 +113,17 @@ struct pktmem_ext *pktmem_ext_attach(void *buf, size_t size, pktmem_ext_release_
 
 void pktmem_ext_get(struct pktmem_ext *e)
 {
-	win_ext_open(e); /* holders of shared storage see different windows */
-	int old = __atomic_fetch_add(&e->ext_refs, 1, __ATOMIC_RELAXED);
-
-	if (unlikely(old <= 0)) {
-		__atomic_fetch_sub(&e->ext_refs, 1, __ATOMIC_RELAXED);
-		diag("pktmem_ext_get", "storage %p (buffer %p, %zu bytes) has reference count %d: already released",
-		     (void *)e, (void *)e->ext_buf, e->ext_size, old);
-	}
+	ext_get_inline(e);
 }
 
-static void ext_release(struct pktmem_ext *e, void *owner)
+void ext_get_dead(struct pktmem_ext *e, int old)
+{
+	__atomic_fetch_sub(&e->ext_refs, 1, __ATOMIC_RELAXED);
+	diag("pktmem_ext_get", "storage %p (buffer %p, %zu bytes) has reference count %d: already released", (void *)e,
+	     (void *)e->ext_buf, e->ext_size, old);
+}
+
+void ext_release(struct pktmem_ext *e, void *owner)
 {
 	win_ext_open(e); /* the cache (or the caller's free) sees it whole */
 	if (e->ext_flags & PKTMEM_EXT_CLUSTER) {

@@ -86,6 +86,44 @@ static inline void ext_put_inline(struct pktmem_ext *e, void *owner)
 	pktmem_ext_put(e, owner);
 }
 
+/* The last reference is gone: free the storage by its kind (ext.c). */
+void ext_release(struct pktmem_ext *e, void *owner);
+/* pktmem_ext_get() found a released header: undo and diagnose (ext.c). */
+void ext_get_dead(struct pktmem_ext *e, int old);
+
+/*
+ * pktmem_ext_get() inline, for the clone paths (skb_clone, m_copym): one
+ * atomic add, and the diagnosis of a released header out of line.
+ */
+static inline void ext_get_inline(struct pktmem_ext *e)
+{
+	win_ext_open(e); /* holders of shared storage see different windows */
+	int old = __atomic_fetch_add(&e->ext_refs, 1, __ATOMIC_RELAXED);
+
+	if (unlikely(old <= 0))
+		ext_get_dead(e, old);
+}
+
+/*
+ * pktmem_ext_put() of storage of any kind with its two usual cases inline:
+ * the sole holder releases without an atomic read-modify-write, a sharer
+ * decrements. A bad count goes to pktmem_ext_put() for its diagnostic.
+ */
+static inline void ext_put_any_inline(struct pktmem_ext *e, void *owner)
+{
+	int refs = __atomic_load_n(&e->ext_refs, __ATOMIC_ACQUIRE);
+
+	if (likely(refs == 1)) {
+		__atomic_store_n(&e->ext_refs, 0, __ATOMIC_RELAXED);
+		ext_release(e, owner);
+	} else if (likely(refs > 1)) {
+		if (__atomic_sub_fetch(&e->ext_refs, 1, __ATOMIC_ACQ_REL) == 0)
+			ext_release(e, owner);
+	} else {
+		pktmem_ext_put(e, owner);
+	}
+}
+
 /* Free a page run and its descriptor, or a view and its reference (page.c). */
 void page_release(struct page *pg);
 
