@@ -634,6 +634,42 @@ static void test_free_and_users(void)
 	b->next = NULL;
 	kfree_skb_list(a);
 
+	/*
+	 * A long list (ordinary sk_buffs go back in batches of 16): ordinary
+	 * ones, fclones and their clones, clones of ordinary ones, and one
+	 * still held elsewhere (skb_get), which only loses a reference.
+	 */
+	struct sk_buff *head = NULL, **tail = &head, *held = NULL;
+
+	for (int i = 0; i < 40; i++) {
+		struct sk_buff *n = i % 5 == 1 ? alloc_skb_fclone(300, GFP_KERNEL) : alloc_skb(300, GFP_KERNEL);
+
+		CHECK(n != NULL);
+		if (!n)
+			break;
+		*tail = n;
+		tail = &n->next;
+		if (i % 5 == 1 || i % 7 == 3) { /* its clone goes on the list too */
+			struct sk_buff *c = skb_clone(n, GFP_KERNEL);
+
+			CHECK(c != NULL);
+			*tail = c;
+			tail = &c->next;
+		}
+		if (i == 23)
+			held = skb_get(n);
+	}
+	*tail = NULL;
+	seen = diag_seen;
+	kfree_skb_list(head);
+	CHECK_EQ(diag_seen, seen);
+	CHECK(held != NULL);
+	CHECK_EQ(held->users, 1);
+	CHECK_EQ(cache_in_use(pktmem_skbuff_cache()), 1);
+	CHECK_EQ(cache_in_use(pktmem_skbuff_fclone_cache()), 0);
+	held->next = NULL;
+	kfree_skb(held);
+
 	check_clean();
 }
 

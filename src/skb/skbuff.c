@@ -354,7 +354,7 @@ static void kfree_skbmem(struct sk_buff *skb)
 		kmem_cache_free(fclone_cache, fc);
 }
 
-static void skb_release_all(struct sk_buff *skb)
+static inline __attribute__((always_inline)) void skb_release_all(struct sk_buff *skb)
 {
 	if (skb->destructor)
 		skb->destructor(skb);
@@ -388,18 +388,28 @@ static inline bool skb_ours(const struct sk_buff *skb)
 	return arena_owns(skb);
 }
 
-static void skb_free(struct sk_buff *skb, const char *func)
+/*
+ * Drop a users reference to @skb; when it was the last, release the head
+ * and say so: the caller then frees the sk_buff object itself.
+ */
+static inline __attribute__((always_inline)) bool skb_put_last(struct sk_buff *skb, const char *func)
 {
-	if (!skb || !skb_unref(skb, func))
-		return;
+	if (!skb_unref(skb, func))
+		return false;
 	if (unlikely(!skb_ours(skb))) {
 		diag(func, "%p is not an sk_buff of ours (a copy, or on the stack?): not freed (len %u)",
 		     (void *)skb, skb->len);
-		return;
+		return false;
 	}
 	__atomic_store_n(&skb->users, 0, __ATOMIC_RELAXED);
 	skb_release_all(skb);
-	kfree_skbmem(skb);
+	return true;
+}
+
+static void skb_free(struct sk_buff *skb, const char *func)
+{
+	if (skb && skb_put_last(skb, func))
+		kfree_skbmem(skb);
 }
 
 void kfree_skb(struct sk_buff *skb)
@@ -412,21 +422,43 @@ void consume_skb(struct sk_buff *skb)
 	skb_free(skb, "consume_skb");
 }
 
+/* sk_buffs kfree_skb_list() hands back to their cache in one call, as Linux does. */
+#define SKB_FREE_BULK 16
+
 void kfree_skb_list(struct sk_buff *segs)
 {
+	void *bulk[SKB_FREE_BULK];
+	size_t nb = 0;
+
 	while (segs) {
-		struct sk_buff *next = segs->next;
+		struct sk_buff *skb = segs, *next = skb->next;
 
-		/* A freed member (or a cycle back to one): its ->next is stale, stop here. */
-		if (unlikely(__atomic_load_n(&segs->users, __ATOMIC_RELAXED) <= 0)) {
+		/*
+		 * A freed member (or a cycle back to one): its ->next is stale, stop
+		 * here. Members waiting in @bulk have users 0 too, so a cycle back
+		 * to one of them stops here as well.
+		 */
+		if (unlikely(__atomic_load_n(&skb->users, __ATOMIC_RELAXED) <= 0)) {
 			diag("kfree_skb_list", "skb %p in the list is freed already; the rest is not walked",
-			     (void *)segs);
-			return;
+			     (void *)skb);
+			break;
 		}
-
-		kfree_skb(segs);
 		segs = next;
+		/* kfree_skb(), with an ordinary sk_buff's own object batched. */
+		if (!skb_put_last(skb, "kfree_skb"))
+			continue;
+		if (skb->fclone != SKB_FCLONE_UNAVAILABLE) {
+			kfree_skbmem(skb);
+			continue;
+		}
+		bulk[nb++] = skb;
+		if (nb == SKB_FREE_BULK) {
+			kmem_cache_free_bulk(skbuff_cache, nb, bulk);
+			nb = 0;
+		}
 	}
+	if (nb)
+		kmem_cache_free_bulk(skbuff_cache, nb, bulk);
 }
 
 /* ------------------------------------------------------------ clones and copies */
