@@ -43,6 +43,21 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
+#ifdef PKTMEM_NO_WINDOW_HOOKS
+/*
+ * The _inline fuzzers run the header-inline fast paths (skb_push, M_PREPEND,
+ * m_adj, ...) that a sanitizer build otherwise replaces by the exported
+ * functions. Those move windows without telling the library, so window
+ * poisoning is off in them (the other fuzzers keep it).
+ */
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc, (void)argv;
+	pktmem_debug_set_windows(false);
+	return 0;
+}
+#endif
+
 #define FZ_MAX_STEPS 256  /* steps per input, whatever its length */
 #define FZ_LOG_LINES 32   /* operations remembered for a failure report */
 

@@ -133,12 +133,17 @@ PKTMEM_API void pktmem_ext_set_readonly(struct pktmem_ext *ext);
  * when PKTMEM_WINDOW_HOOKS is defined, which happens by itself in a program
  * compiled with -fsanitize=address and must be asked for with
  * -DPKTMEM_VALGRIND in one run under valgrind (the CMake package passes it
- * along with a PKTMEM_VALGRIND library). Does nothing in other builds, or
+ * along with a PKTMEM_VALGRIND library). -DPKTMEM_NO_WINDOW_HOOKS keeps the
+ * header-inline fast paths (skb_push, M_PREPEND, ...) in a sanitizer build,
+ * for a program that turns window poisoning off before its first buffer. Does nothing in other builds, or
  * for NULL @p or @len 0. Any memory is opened, since MEXTADD buffers are
  * the caller's (so opening memory that is not a data area hides the
  * sanitizer's findings there); a range that wraps is diagnosed.
  */
-#if defined(__SANITIZE_ADDRESS__) || defined(PKTMEM_VALGRIND)
+#if defined(PKTMEM_NO_WINDOW_HOOKS)
+/* Asked for: inline fast paths even under a sanitizer; the program then
+ * turns window poisoning off (pktmem_debug_set_windows(false)) first. */
+#elif defined(__SANITIZE_ADDRESS__) || defined(PKTMEM_VALGRIND)
 #define PKTMEM_WINDOW_HOOKS 1
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer)
