@@ -1361,7 +1361,7 @@ static void test_bad_debug_args(void)
 	unlink(path);
 	CHECK(n > 0);
 	CHECK(strstr(text, "no debug record for (nil)") != NULL);
-	CHECK(strstr(text, "objects still live") != NULL);
+	CHECK(strstr(text, " still live") != NULL);
 	CHECK(live >= 1);
 
 	kfree(p);

@@ -195,7 +195,7 @@ static void test_environment(void)
 
 	waitpid(pid, &status, 0);
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	CHECK(strstr(out, "1 objects still live") != NULL);
+	CHECK(strstr(out, "1 object still live") != NULL);
 	CHECK(strstr(out, "'d-child'") != NULL);
 }
 

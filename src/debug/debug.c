@@ -273,11 +273,11 @@ size_t pktmem_debug_report_leaks(FILE *out)
 			}
 		}
 	}
-	fprintf(out, "pktmem: %zu objects still live\n", live);
+	fprintf(out, "pktmem: %zu %s still live\n", live, live == 1 ? "object" : "objects");
 	for (struct group *g = groups, *next; g; g = next) {
 		next = g->next;
-		fprintf(out, "  %zu objects (%zu bytes) of cache '%s' allocated at:\n", g->count, g->bytes,
-			g->first->o.cache);
+		fprintf(out, "  %zu %s (%zu bytes) of cache '%s' allocated at:\n", g->count,
+			g->count == 1 ? "object" : "objects", g->bytes, g->first->o.cache);
 		print_site(out, g->first->o.alloc_site);
 		free(g);
 	}
