@@ -1296,14 +1296,25 @@ static void test_bad_diag_handler(void)
 	pktmem_diag_handler_t prev = pktmem_set_diag_handler(other_handler, &hits);
 
 	CHECK(prev == counting_diag);
+	/* The pair in place comes back together, and a NULL argp stores nothing. */
+	void *arg = NULL;
+
+	CHECK(pktmem_get_diag_handler(&arg) == other_handler);
+	CHECK(arg == &hits);
+	CHECK(pktmem_get_diag_handler(NULL) == other_handler);
 	pktmem_atomic_end(); /* raise one */
 	CHECK_EQ(hits, 1);
 	CHECK_EQ(pktmem_diag_count(), count + 1);
 	/* NULL restores the default (which aborts): what comes back is not ours. */
 	prev = pktmem_set_diag_handler(NULL, NULL);
 	CHECK(prev == other_handler);
+	arg = &hits;
+	pktmem_diag_handler_t dflt = pktmem_get_diag_handler(&arg);
+
+	CHECK(arg == NULL);
 	prev = pktmem_set_diag_handler(counting_diag, NULL);
 	CHECK(prev != NULL && prev != other_handler && prev != counting_diag);
+	CHECK(prev == dflt);
 
 	/* The default handler prints the function and the values, then aborts. */
 	fflush(stdout);

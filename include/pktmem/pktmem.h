@@ -229,6 +229,14 @@ typedef void (*pktmem_diag_handler_t)(const char *func, const char *msg, void *a
 /* Install @fn (NULL: the default) and return the previous handler. */
 PKTMEM_API pktmem_diag_handler_t pktmem_set_diag_handler(pktmem_diag_handler_t fn, void *arg);
 
+/*
+ * The handler in place (the default handler's address if none was
+ * installed), and in *@argp, unless @argp is NULL, the argument it is
+ * called with; both are read together, so a caller can save them and
+ * later restore them with pktmem_set_diag_handler(). Thread-safe.
+ */
+PKTMEM_API pktmem_diag_handler_t pktmem_get_diag_handler(void **argp);
+
 /* Number of diagnostics raised so far in this process. */
 PKTMEM_API unsigned long pktmem_diag_count(void);
 

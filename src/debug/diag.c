@@ -40,6 +40,17 @@ pktmem_diag_handler_t pktmem_set_diag_handler(pktmem_diag_handler_t fn, void *ar
 	return old;
 }
 
+pktmem_diag_handler_t pktmem_get_diag_handler(void **argp)
+{
+	pthread_mutex_lock(&diag_lock);
+	pktmem_diag_handler_t fn = diag_handler ? diag_handler : default_handler;
+	void *arg = diag_arg;
+	pthread_mutex_unlock(&diag_lock);
+	if (argp)
+		*argp = arg;
+	return fn;
+}
+
 unsigned long pktmem_diag_count(void)
 {
 	return atomic_load(&diag_raised);
