@@ -317,6 +317,12 @@ static void test_bio_alloc_put(void)
 		struct bio *bio;
 
 		CHECK_EQ(bioset_init(&padded, 2, offsetof(struct wrapped, bio), BIOSET_NEED_BVECS), 0);
+		/* The set's cache is named by its object size, as Linux names bio slabs. */
+		char want[32];
+
+		snprintf(want, sizeof(want), "bio-%zu",
+			 offsetof(struct wrapped, bio) + sizeof(struct bio) + BIO_INLINE_VECS * sizeof(struct bio_vec));
+		CHECK(strcmp(kmem_cache_name(padded.bio_slab), want) == 0);
 		bio = bio_alloc_bioset(2, REQ_OP_READ, GFP_KERNEL, &padded);
 		CHECK(bio != NULL);
 		struct wrapped *w = (struct wrapped *)((char *)bio - offsetof(struct wrapped, bio));

@@ -81,6 +81,13 @@ static void bvec_free(struct bio_set *bs, struct bio_vec *bv, unsigned int max)
 
 /* ------------------------------------------------------------ bio sets */
 
+/* The size of one bio of a set: front pad, the bio, and its inline vectors. */
+static size_t bio_obj_size(unsigned int front_pad, int flags)
+{
+	return front_pad + sizeof(struct bio) +
+	       ((flags & BIOSET_NEED_BVECS) ? BIO_INLINE_VECS * sizeof(struct bio_vec) : 0);
+}
+
 int bioset_init_named(struct bio_set *bs, unsigned int pool_size, unsigned int front_pad, int flags,
 		      const char *name)
 {
@@ -94,9 +101,7 @@ int bioset_init_named(struct bio_set *bs, unsigned int pool_size, unsigned int f
 	memset(bs, 0, sizeof(*bs));
 	bs->front_pad = front_pad;
 	bs->flags = (unsigned int)flags;
-	size = front_pad + sizeof(struct bio);
-	if (flags & BIOSET_NEED_BVECS)
-		size += BIO_INLINE_VECS * sizeof(struct bio_vec);
+	size = bio_obj_size(front_pad, flags);
 	bs->bio_slab = kmem_cache_create(name, (unsigned int)size, 0, 0, NULL);
 	if (!bs->bio_slab)
 		return -ENOMEM;
@@ -112,7 +117,12 @@ int bioset_init_named(struct bio_set *bs, unsigned int pool_size, unsigned int f
 
 int bioset_init(struct bio_set *bs, unsigned int pool_size, unsigned int front_pad, int flags)
 {
-	return bioset_init_named(bs, pool_size, front_pad, flags, "bio");
+	/* Named as Linux names its bio slabs, by object size, so that the
+	 * statistics tell sets of different shapes apart. */
+	char name[32];
+
+	snprintf(name, sizeof(name), "bio-%zu", bio_obj_size(front_pad, flags));
+	return bioset_init_named(bs, pool_size, front_pad, flags, name);
 }
 
 void bioset_exit(struct bio_set *bs)
