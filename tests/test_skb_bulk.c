@@ -380,6 +380,33 @@ static void test_free_mixture(void)
 	}
 }
 
+/* Debug mode: the gathered frees step aside; every object is checked and accounted for. */
+static void test_debug_mode(void)
+{
+	struct sk_buff *skbs[40];
+	FILE *null = fopen("/dev/null", "w");
+
+	CHECK(null != NULL);
+	pktmem_debug_set(true);
+	size_t live = pktmem_debug_report_leaks(null);
+
+	for (int how = 0; how < 2; how++) {
+		EXPECT_NO_DIAG(CHECK_EQ(alloc_skb_bulk(skbs, 40, 1500, GFP_KERNEL), 40));
+		CHECK_EQ(pktmem_debug_report_leaks(null), live + 80); /* 40 sk_buffs, 40 heads */
+		if (how == 0) {
+			EXPECT_NO_DIAG(kfree_skb_bulk(skbs, 40));
+		} else {
+			for (int i = 0; i < 39; i++)
+				skbs[i]->next = skbs[i + 1];
+			EXPECT_NO_DIAG(kfree_skb_list(skbs[0]));
+		}
+		CHECK_EQ(pktmem_debug_report_leaks(null), live);
+	}
+	pktmem_debug_set(false);
+	fclose(null);
+	check_clean();
+}
+
 /* ------------------------------------------------------------ bad input */
 
 static void test_bad_inputs(void)
@@ -457,6 +484,7 @@ int main(void)
 	TEST(test_limit);
 	TEST(test_atomic_context);
 	TEST(test_free_mixture);
+	TEST(test_debug_mode);
 	TEST(test_bad_inputs);
 	return test_summary();
 }

@@ -288,12 +288,16 @@ struct sk_buff *__alloc_skb(unsigned int size, gfp_t gfp_mask, int flags, int no
 
 /* ------------------------------------------------------------ allocating many */
 
-/* sk_buffs alloc_skb_bulk() takes from each cache in one call: Linux refills its skb cache 16 at a time. */
+/*
+ * alloc_skb_bulk() takes sk_buffs and heads from their caches this many at
+ * a time: a burst of 32 in one call to each (Linux refills its per-CPU skb
+ * cache 16 at a time), and the run's arrays stay small enough for the stack.
+ */
 #define SKB_ALLOC_BULK 32
 
 /*
  * @n (1..SKB_ALLOC_BULK) fresh skbs into @out, as alloc_skb() makes them,
- * with heads of @objsize bytes of class @cls (-1: kmalloc, @need bytes).
+ * with heads of class @cls (-1: from kmalloc, @need bytes each).
  * All or nothing: @n, or 0 with nothing kept. The caches exist.
  */
 static int alloc_skb_run(struct sk_buff **out, int n, size_t need, int cls, gfp_t gfp)
