@@ -573,18 +573,25 @@ void consume_skb(struct sk_buff *skb)
  */
 #define SKB_FREE_BULK 16
 
+/*
+ * The arrays live apart from the counters (the caller's locals), so that
+ * only they escape to kmem_cache_free_bulk() and the counters can stay in
+ * registers through the walk.
+ */
 struct skb_free_batch {
 	unsigned int nskb, nhead;
-	int head_cls;    /* the class of heads[] */
+	int head_cls;    /* the class of heads[]; -1 while there are none */
 	bool fast_heads; /* heads may be gathered (no window or debug hook wants them one by one) */
-	void *skbs[SKB_FREE_BULK];
-	void *heads[SKB_FREE_BULK];
+	void **skbs;     /* SKB_FREE_BULK each */
+	void **heads;
 };
 
-static inline void free_batch_init(struct skb_free_batch *b)
+static inline void free_batch_init(struct skb_free_batch *b, void **skbs, void **heads)
 {
 	b->nskb = b->nhead = 0;
-	b->head_cls = 0;
+	b->head_cls = -1;
+	b->skbs = skbs;
+	b->heads = heads;
 	/*
 	 * Sanitizer windows open a head before it goes back, and debug mode
 	 * checks every object as it is freed: both take the one-by-one path,
@@ -628,11 +635,12 @@ static inline __attribute__((always_inline)) void skb_release_batched(struct sk_
 
 		if (likely(!sh->nr_frags && !sh->frag_list)) {
 			__atomic_store_n(&e->ext_refs, 0, __ATOMIC_RELAXED);
-			if (b->nhead && (b->head_cls != e->ext_type || b->nhead == SKB_FREE_BULK)) {
-				kmem_cache_free_bulk(head_cache[b->head_cls], b->nhead, b->heads);
+			if (unlikely(b->head_cls != e->ext_type || b->nhead == SKB_FREE_BULK)) {
+				if (b->nhead)
+					kmem_cache_free_bulk(head_cache[b->head_cls], b->nhead, b->heads);
 				b->nhead = 0;
+				b->head_cls = e->ext_type;
 			}
-			b->head_cls = e->ext_type;
 			b->heads[b->nhead++] = e->ext_buf;
 			return;
 		}
@@ -660,9 +668,10 @@ static inline __attribute__((always_inline)) void skb_free_batched(struct sk_buf
 
 void kfree_skb_list(struct sk_buff *segs)
 {
+	void *skbs[SKB_FREE_BULK], *heads[SKB_FREE_BULK];
 	struct skb_free_batch b;
 
-	free_batch_init(&b);
+	free_batch_init(&b, skbs, heads);
 	while (segs) {
 		struct sk_buff *skb = segs, *next = skb->next;
 
@@ -684,13 +693,14 @@ void kfree_skb_list(struct sk_buff *segs)
 
 void kfree_skb_bulk(struct sk_buff **skbs, int n)
 {
+	void *bskbs[SKB_FREE_BULK], *bheads[SKB_FREE_BULK];
 	struct skb_free_batch b;
 
 	if (unlikely(n < 0 || (n > 0 && !skbs))) {
 		diag("kfree_skb_bulk", "skbs %p, n %d: not freed", (void *)skbs, n);
 		return;
 	}
-	free_batch_init(&b);
+	free_batch_init(&b, bskbs, bheads);
 	for (int i = 0; i < n; i++)
 		if (skbs[i])
 			skb_free_batched(skbs[i], "kfree_skb_bulk", &b);
