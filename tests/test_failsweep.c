@@ -2169,7 +2169,7 @@ static const struct op ops[] = {
 	   fail_skb_nothing_kept, MUST_FAIL),
 	OP("alloc_skb_bulk 32 (1500) ATOMIC", st_skb_counts, run_alloc_skb_bulk32, nbulk_zero, ok_alloc_skb_bulk32,
 	   fail_alloc_skb_bulk, MUST_FAIL),
-	OP("alloc_skb_bulk 40 (1500), two runs", st_skb_counts, run_alloc_skb_bulk40, nbulk_zero, ok_alloc_skb_bulk40,
+	OP("alloc_skb_bulk 40 (1500) (kmalloc'd)", st_skb_counts, run_alloc_skb_bulk40, nbulk_zero, ok_alloc_skb_bulk40,
 	   fail_alloc_skb_bulk, MUST_FAIL),
 	OP("alloc_skb_bulk 3 (40000) kmalloc heads", st_skb_counts, run_alloc_skb_bulk_big, nbulk_zero,
 	   ok_alloc_skb_bulk_big, fail_alloc_skb_bulk, MUST_FAIL),

@@ -162,8 +162,12 @@ static void test_all_or_nothing(void)
 
 			pktmem_fault_off();
 			kfree_skb_bulk(skbs, n);
-			/* Two runs (sk_buffs, heads) per 32, or a kmalloc per head. */
-			CHECK(points >= (unsigned long)(n + 31) / 32 * 2);
+			/*
+			 * One bulk call for the sk_buffs, one for the heads (or a
+			 * kmalloc per head), and beyond a burst of 32 the array of
+			 * pointers the call keeps meanwhile.
+			 */
+			CHECK_EQ(points, 1 + (size == 1500 ? 1 : (unsigned long)n) + (n > 32));
 			for (unsigned long k = 1; k <= points; k++) {
 				unsigned long injected = pktmem_fault_injected();
 
@@ -205,10 +209,17 @@ static void test_limit(void)
 		errno = 0;
 		CHECK_EQ(alloc_skb_bulk(skbs, 41, 1500, GFP_ATOMIC), 0);
 		CHECK_EQ(errno, ENOMEM);
-		/* The second run fails: the first run goes back. */
+		/* Beyond the room left: nothing is taken, not even what would fit. */
 		CHECK_EQ(alloc_skb_bulk(skbs, 50, 1500, GFP_NOWAIT), 0);
 		kmem_cache_stats(lc, &st);
 		CHECK(st.denied >= denied + 2);
+		CHECK_EQ(cache_in_use(sc), structs);
+		CHECK_EQ(cache_in_use(hc), heads);
+		/* More than the limit itself: a waiting mask fails too, rather than wait for ever. */
+		unsigned long long over = cache_in_use(lc) + 41;
+
+		CHECK(over <= MAXN);
+		CHECK_EQ(alloc_skb_bulk(skbs, (int)over, 1500, GFP_KERNEL), 0);
 		CHECK_EQ(cache_in_use(sc), structs);
 		CHECK_EQ(cache_in_use(hc), heads);
 		CHECK_EQ(alloc_skb_bulk(skbs, 40, 1500, GFP_ATOMIC), 40);

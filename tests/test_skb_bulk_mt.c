@@ -4,7 +4,9 @@
  * waits for thread B's frees), writes them and hands them over; thread B
  * checks the bytes and frees them with kfree_skb_bulk() or kfree_skb_list().
  * Some bursts carry a clone whose original A drops at the same time, so a
- * shared head is let go on two threads. Nothing is left in use at the end.
+ * shared head is let go on two threads. Two threads making requests of
+ * more than a burst wait at a limit without blocking each other. Nothing is
+ * left in use at the end.
  * Built for the TSan run (the _mt suffix).
  */
 #include <pthread.h>
@@ -140,10 +142,54 @@ static void test_alloc_here_free_there(void)
 	CHECK_EQ(diag_seen, 0);
 }
 
+/*
+ * Two threads allocating 40 at a time (more than one burst) under a limit
+ * of 64: each call takes its whole request at once or waits holding
+ * nothing, so neither can sit on half a request waiting for the other's.
+ */
+#define BIG 40
+
+static void *big_requests(void *arg)
+{
+	atomic_int *bad = arg;
+	struct sk_buff *skbs[BIG];
+
+	for (int round = 0; round < ROUNDS; round++) {
+		if (alloc_skb_bulk(skbs, BIG, 1500, GFP_KERNEL) != BIG) {
+			atomic_fetch_add(bad, 1);
+			continue;
+		}
+		for (int i = 0; i < BIG; i++)
+			memset(skb_put(skbs[i], 64), round & 0xff, 64);
+		kfree_skb_bulk(skbs, BIG);
+	}
+	return NULL;
+}
+
+static void test_two_waiters_at_a_limit(void)
+{
+	struct kmem_cache *sc = pktmem_skbuff_cache();
+	unsigned long long before = all_in_use();
+	atomic_int bad;
+	pthread_t t[2];
+
+	atomic_store(&bad, 0);
+	CHECK_EQ(kmem_cache_set_limit(sc, cache_in_use(sc) + 64), 0);
+	for (int i = 0; i < 2; i++)
+		pthread_create(&t[i], NULL, big_requests, &bad);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	CHECK_EQ(atomic_load(&bad), 0);
+	CHECK_EQ(kmem_cache_set_limit(sc, 0), 0);
+	CHECK_EQ(all_in_use(), before);
+	CHECK_EQ(diag_seen, 0);
+}
+
 int main(void)
 {
 	diag_capture();
 	kfree_skb(alloc_skb(10, GFP_KERNEL));
 	TEST(test_alloc_here_free_there);
+	TEST(test_two_waiters_at_a_limit);
 	return test_summary();
 }

@@ -175,7 +175,9 @@ static inline struct sk_buff *alloc_skb_fclone(unsigned int size, gfp_t priority
  * All or nothing: returns @n, or 0 with nothing allocated and @skbs
  * unchanged (errno ENOMEM; EWOULDBLOCK for a waiting mask refused in
  * atomic context, diagnosed as in alloc_skb()). The mask works as for
- * alloc_skb(): GFP_KERNEL waits at a cache limit, GFP_ATOMIC fails there.
+ * alloc_skb(): GFP_KERNEL waits at a cache limit, GFP_ATOMIC fails there;
+ * the whole request is taken at once, so a waiting call holds none of it,
+ * and a request larger than the limit itself fails (ENOMEM).
  * A @size no head can have fails as alloc_skb() does (ENOMEM, no
  * diagnostic); @n < 0, or a NULL @skbs with @n > 0, is diagnosed and
  * returns 0. The caller owns every skb returned (free each with

@@ -17,6 +17,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "skb_impl.h"
@@ -289,23 +290,28 @@ struct sk_buff *__alloc_skb(unsigned int size, gfp_t gfp_mask, int flags, int no
 /* ------------------------------------------------------------ allocating many */
 
 /*
- * alloc_skb_bulk() takes sk_buffs and heads from their caches this many at
- * a time: a burst of 32 in one call to each (Linux refills its per-CPU skb
- * cache 16 at a time), and the run's arrays stay small enough for the stack.
+ * alloc_skb_bulk() takes every sk_buff of a call from their cache in one
+ * kmem_cache_alloc_bulk(), and every head from theirs in another, as Linux
+ * refills its per-CPU skb cache 16 at a time. One call per cache for the
+ * whole request keeps it all or nothing at a cache limit too: a waiting
+ * mask never sleeps holding part of the request (two callers each holding
+ * a part could wait for each other for ever). The pointers wait in an
+ * array on the stack up to a burst of this many, in a kmalloc'd one beyond.
  */
 #define SKB_ALLOC_BULK 32
 
 /*
- * @n (1..SKB_ALLOC_BULK) fresh skbs into @out, as alloc_skb() makes them,
- * with heads of class @cls (-1: from kmalloc, @need bytes each).
- * All or nothing: @n, or 0 with nothing kept. The caches exist.
+ * @n fresh skbs into @out, as alloc_skb() makes them, with heads of class
+ * @cls (-1: from kmalloc, @need bytes each). @structs and @heads have room
+ * for @n pointers each. All or nothing: @n, or 0 with nothing kept and
+ * @out untouched. The caches exist.
  */
-static int alloc_skb_run(struct sk_buff **out, int n, size_t need, int cls, gfp_t gfp)
+static int alloc_skb_many(struct sk_buff **out, void **structs, void **heads, int n, size_t need, int cls,
+			  gfp_t gfp)
 {
 	size_t objsize = head_objsize(need, cls);
-	void *heads[SKB_ALLOC_BULK];
 
-	if (kmem_cache_alloc_bulk(skbuff_cache, gfp, (size_t)n, (void **)out) != n)
+	if (kmem_cache_alloc_bulk(skbuff_cache, gfp, (size_t)n, structs) != n)
 		return 0;
 	if (likely(cls >= 0)) {
 		if (unlikely(kmem_cache_alloc_bulk(head_cache[cls], gfp, (size_t)n, heads) != n))
@@ -321,18 +327,21 @@ static int alloc_skb_run(struct sk_buff **out, int n, size_t need, int cls, gfp_
 		}
 	}
 	for (int i = 0; i < n; i++) {
-		skb_init_head(out[i], head_setup(heads[i], objsize, cls, NUMA_NO_NODE));
-		win_skb_fresh(out[i]);
+		struct sk_buff *skb = structs[i];
+
+		skb_init_head(skb, head_setup(heads[i], objsize, cls, NUMA_NO_NODE));
+		win_skb_fresh(skb);
+		out[i] = skb;
 	}
 	return n;
 fail:
-	kmem_cache_free_bulk(skbuff_cache, (size_t)n, (void **)out);
+	kmem_cache_free_bulk(skbuff_cache, (size_t)n, structs);
 	return 0;
 }
 
 int alloc_skb_bulk(struct sk_buff **skbs, int n, unsigned int size, gfp_t gfp)
 {
-	struct sk_buff *run[SKB_ALLOC_BULK];
+	void *burst[2 * SKB_ALLOC_BULK], **tmp = burst;
 
 	if (unlikely(n < 0 || (n > 0 && !skbs))) {
 		diag("alloc_skb_bulk", "skbs %p, n %d (size %u): nothing allocated", (void *)skbs, n, size);
@@ -355,41 +364,25 @@ int alloc_skb_bulk(struct sk_buff **skbs, int n, unsigned int size, gfp_t gfp)
 	size_t need = SKB_DATA_ALIGN((size_t)size) + SKB_HEAD_OVERHEAD;
 	int cls = head_class_of(need);
 
-	if (likely(n <= SKB_ALLOC_BULK)) {
-		if (!alloc_skb_run(run, n, need, cls, gfp))
-			return 0;
-		memcpy(skbs, run, (size_t)n * sizeof(*skbs));
-		return n;
-	}
-	/*
-	 * A longer request, run by run: the skbs made so far wait linked
-	 * through ->next (no array of our own for them), so that a failure
-	 * frees them and leaves @skbs as it was.
-	 */
-	struct sk_buff *list = NULL, **tail = &list;
-
-	for (int done = 0; done < n;) {
-		int k = n - done < SKB_ALLOC_BULK ? n - done : SKB_ALLOC_BULK;
-
-		if (!alloc_skb_run(run, k, need, cls, gfp)) {
-			int err = errno;
-
-			kfree_skb_list(list);
-			errno = err;
+	if (unlikely(n > SKB_ALLOC_BULK)) {
+		if ((size_t)n > SIZE_MAX / (2 * sizeof(void *))) {
+			errno = ENOMEM;
 			return 0;
 		}
-		for (int i = 0; i < k; i++) {
-			*tail = run[i];
-			tail = &run[i]->next;
-		}
-		done += k;
+		tmp = kmalloc(2 * (size_t)n * sizeof(void *), gfp);
+		if (!tmp)
+			return 0;
 	}
-	for (int i = 0; i < n; i++) {
-		skbs[i] = list;
-		list = list->next;
-		skbs[i]->next = NULL;
+
+	int got = alloc_skb_many(skbs, tmp, tmp + n, n, need, cls, gfp);
+
+	if (tmp != burst) {
+		int err = errno;
+
+		kfree(tmp);
+		errno = err;
 	}
-	return n;
+	return got;
 }
 
 struct sk_buff *__netdev_alloc_skb(struct net_device *dev, unsigned int length, gfp_t gfp_mask)
