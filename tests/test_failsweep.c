@@ -134,6 +134,7 @@ static void user_release(struct pktmem_ext *e, void *owner)
 }
 
 static struct kmem_cache *kc; /* the memory layer's own test cache */
+#define BULK_MAX 40
 #define KC_SIZE 200
 
 /* ------------------------------------------------------------ mbuf chains */
@@ -486,6 +487,8 @@ struct ctx {
 	bool ubuf_k;
 	/* sk_buffs */
 	struct sk_buff *s, *s2, *rs;
+	struct sk_buff *bulk[BULK_MAX]; /* alloc_skb_bulk results, nbulk of them */
+	int nbulk;
 	bool restore_skb_reserve;
 	size_t res_skbuff, res_head;
 	/* block I/O */
@@ -531,6 +534,7 @@ static void teardown(struct ctx *x)
 	kfree_skb(x->s);
 	kfree_skb(x->s2);
 	kfree_skb(x->rs);
+	kfree_skb_bulk(x->bulk, x->nbulk);
 	if (x->ubuf) {
 		if (x->ubuf_k)
 			kfree(x->ubuf);
@@ -1592,6 +1596,29 @@ static void ok_netdev_alloc_skb(struct ctx *x)
 	ok_alloc_skb_common(x->rs, 1500);
 }
 
+/* alloc_skb_bulk: all or nothing; on failure the array is as it was (zeroed by the driver). */
+static void run_alloc_skb_bulk32(struct ctx *x) { x->nbulk = alloc_skb_bulk(x->bulk, 32, 1500, GFP_ATOMIC); }
+static void run_alloc_skb_bulk40(struct ctx *x) { x->nbulk = alloc_skb_bulk(x->bulk, 40, 1500, GFP_KERNEL); }
+static void run_alloc_skb_bulk_big(struct ctx *x) { x->nbulk = alloc_skb_bulk(x->bulk, 3, 40000, GFP_KERNEL); }
+static bool nbulk_zero(const struct ctx *x) { return x->nbulk == 0; }
+static void ok_alloc_skb_bulk_n(struct ctx *x, int n, unsigned size)
+{
+	CHECK_EQ(x->nbulk, n);
+	for (int i = 0; i < x->nbulk; i++) {
+		CHECK_EQ(skb_headroom(x->bulk[i]), 0);
+		ok_alloc_skb_common(x->bulk[i], size);
+	}
+}
+static void ok_alloc_skb_bulk32(struct ctx *x) { ok_alloc_skb_bulk_n(x, 32, 1500); }
+static void ok_alloc_skb_bulk40(struct ctx *x) { ok_alloc_skb_bulk_n(x, 40, 1500); }
+static void ok_alloc_skb_bulk_big(struct ctx *x) { ok_alloc_skb_bulk_n(x, 3, 40000); }
+static void fail_alloc_skb_bulk(struct ctx *x)
+{
+	fail_skb_nothing_kept(x);
+	for (int i = 0; i < BULK_MAX; i++)
+		CHECK(x->bulk[i] == NULL);
+}
+
 /* Clones: NULL with the original exactly as it was. */
 static void st_skb_plain(struct ctx *x)
 {
@@ -2140,6 +2167,12 @@ static const struct op ops[] = {
 	OP("build_skb", st_build_skb, run_build_skb, rs_null, ok_build_skb, fail_build_skb, MUST_FAIL),
 	OP("netdev_alloc_skb", st_skb_counts, run_netdev_alloc_skb, rs_null, ok_netdev_alloc_skb,
 	   fail_skb_nothing_kept, MUST_FAIL),
+	OP("alloc_skb_bulk 32 (1500) ATOMIC", st_skb_counts, run_alloc_skb_bulk32, nbulk_zero, ok_alloc_skb_bulk32,
+	   fail_alloc_skb_bulk, MUST_FAIL),
+	OP("alloc_skb_bulk 40 (1500) (kmalloc'd)", st_skb_counts, run_alloc_skb_bulk40, nbulk_zero, ok_alloc_skb_bulk40,
+	   fail_alloc_skb_bulk, MUST_FAIL),
+	OP("alloc_skb_bulk 3 (40000) kmalloc heads", st_skb_counts, run_alloc_skb_bulk_big, nbulk_zero,
+	   ok_alloc_skb_bulk_big, fail_alloc_skb_bulk, MUST_FAIL),
 	OP("skb_clone (plain)", st_skb_plain, run_skb_clone, rs_null, ok_skb_clone, fail_skb_clone, MUST_FAIL),
 	OP("skb_clone (fclone companion)", st_skb_fclone, run_skb_clone, rs_null, ok_skb_clone_fclone, fail_skb_clone,
 	   MUST_FAIL),

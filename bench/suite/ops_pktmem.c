@@ -243,6 +243,23 @@ static uint64_t pk_skb_burst(void *ctx, uint64_t iters)
 	return now_ns() - t0;
 }
 
+/* alloc_skb_bulk 32, write, kfree_skb_bulk 32: the sk_buff side of DPDK's alloc_bulk/free_bulk. */
+static uint64_t pk_skb_bulk(void *ctx, uint64_t iters)
+{
+	struct sk_buff *skbs[BURST];
+	uint64_t t0 = now_ns();
+
+	(void)ctx;
+	for (uint64_t i = 0; i < iters; i++) {
+		if (__builtin_expect(alloc_skb_bulk(skbs, BURST, PKT_LEN, GFP_ATOMIC) != BURST, 0))
+			die("alloc_skb_bulk", "pktmem");
+		for (int j = 0; j < BURST; j++)
+			touch(skbs[j]->data, i);
+		kfree_skb_bulk(skbs, BURST);
+	}
+	return now_ns() - t0;
+}
+
 static uint64_t pk_cache_single(void *ctx, uint64_t iters)
 {
 	struct kmem_cache *c = fx.cache;
@@ -865,6 +882,8 @@ void ops_pktmem_register(void)
 		{ "pk.skb_single", "alloc_skb(1500)+write+kfree_skb", pk_skb_single, NULL, 1, false, pk_check },
 		{ "pk.skb_burst32", "32x alloc_skb(1500) linked by ->next, write, kfree_skb_list", pk_skb_burst, NULL,
 		  BURST, false, pk_check },
+		{ "pk.skb_bulk32", "alloc_skb_bulk 32 (1500), write, kfree_skb_bulk 32", pk_skb_bulk, NULL, BURST,
+		  false, pk_check },
 		{ "pk.cache_single", "kmem_cache_alloc+write+kmem_cache_free (2 KiB objects)", pk_cache_single, NULL,
 		  1, false, pk_check },
 		{ "pk.cache_bulk32", "kmem_cache_alloc_bulk 32 + write + kmem_cache_free_bulk 32 (2 KiB)",

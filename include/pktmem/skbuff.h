@@ -169,6 +169,23 @@ static inline struct sk_buff *alloc_skb_fclone(unsigned int size, gfp_t priority
 }
 
 /*
+ * alloc_skb_bulk() - @n sk_buffs, each as alloc_skb(@size, @gfp) makes it
+ * (same head size class, fields and shared info), into @skbs[0..n). The
+ * sk_buffs and their heads are taken from their caches a run at a time.
+ * All or nothing: returns @n, or 0 with nothing allocated and @skbs
+ * unchanged (errno ENOMEM; EWOULDBLOCK for a waiting mask refused in
+ * atomic context, diagnosed as in alloc_skb()). The mask works as for
+ * alloc_skb(): GFP_KERNEL waits at a cache limit, GFP_ATOMIC fails there;
+ * the whole request is taken at once, so a waiting call holds none of it,
+ * and a request larger than the limit itself fails (ENOMEM).
+ * A @size no head can have fails as alloc_skb() does (ENOMEM, no
+ * diagnostic); @n < 0, or a NULL @skbs with @n > 0, is diagnosed and
+ * returns 0. The caller owns every skb returned (free each with
+ * kfree_skb(), or all with kfree_skb_bulk()). Any thread.
+ */
+PKTMEM_API int alloc_skb_bulk(struct sk_buff **skbs, int n, unsigned int size, gfp_t gfp);
+
+/*
  * build_skb() - an sk_buff around @data, a buffer from netdev_alloc_frag()
  * or kmalloc() of @frag_size bytes (0: kmalloc's usable size), whose last
  * SKB_DATA_ALIGN(sizeof(struct skb_shared_info)) bytes the skb uses for its
@@ -209,8 +226,23 @@ PKTMEM_API void skb_free_frag(void *addr);
 PKTMEM_API void kfree_skb(struct sk_buff *skb);
 PKTMEM_API void consume_skb(struct sk_buff *skb);
 
-/* Free a list linked through ->next (a frag_list). */
+/*
+ * kfree_skb_list() - kfree_skb() of every member of a list linked through
+ * ->next (a frag_list). The sk_buffs, and the heads they hold alone, go
+ * back to their caches a run at a time. A member freed already (or a cycle
+ * back to one) is diagnosed and ends the walk.
+ */
 PKTMEM_API void kfree_skb_list(struct sk_buff *segs);
+
+/*
+ * kfree_skb_bulk() - kfree_skb() of @skbs[0..n), NULL entries skipped, with
+ * the same checks and diagnostics (an entry freed already, or not ours, is
+ * diagnosed and left alone; the others are still freed). As in
+ * kfree_skb_list(), sk_buffs and unshared heads go back a run at a time.
+ * The array itself is not changed. @n < 0, or a NULL @skbs with @n > 0,
+ * is diagnosed and frees nothing. Any thread, for skbs it owns.
+ */
+PKTMEM_API void kfree_skb_bulk(struct sk_buff **skbs, int n);
 
 /* ------------------------------------------------------------ sharing */
 

@@ -17,6 +17,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "skb_impl.h"
@@ -141,6 +142,37 @@ static void head_release(struct pktmem_ext *e, void *owner)
 		kfree(e->ext_buf);
 }
 
+/*
+ * Make @buf, an object of @objsize bytes (of head class @cls, or -1: from
+ * kmalloc), a fresh head: its storage header at the end, one reference, an
+ * empty shared info. Shared by the single and the bulk allocations, so
+ * that both give the same heads.
+ */
+static inline __attribute__((always_inline)) struct pktmem_ext *head_setup(char *buf, size_t objsize, int cls,
+									    int node)
+{
+	struct pktmem_ext *e = (struct pktmem_ext *)(buf + objsize - SKB_EXT_SIZE);
+	size_t end = objsize - SKB_HEAD_OVERHEAD;
+
+	ext_setup(e, buf, end, PKTMEM_EXT_USER | PKTMEM_EXT_EMBEDDED, node);
+	e->ext_release = head_release;
+	e->ext_type = cls;
+	shinfo_clear(buf + end);
+	return e;
+}
+
+/* The object size of a head for @need bytes (data and overhead) of class @cls. */
+static inline size_t head_objsize(size_t need, int cls)
+{
+	return cls >= 0 ? head_class[cls] + HEAD_COLOUR : need;
+}
+
+/* end and tail are unsigned int, the tailroom an int: a larger head cannot be described. */
+static inline bool head_size_ok(size_t size)
+{
+	return size <= (size_t)INT_MAX - SMP_CACHE_BYTES;
+}
+
 /* head_alloc(), inlined into __alloc_skb(), the path every packet takes. The caches exist (skb_init_once()). */
 static inline __attribute__((always_inline)) struct pktmem_ext *head_alloc_inline(size_t size, gfp_t gfp, int node)
 {
@@ -149,11 +181,11 @@ static inline __attribute__((always_inline)) struct pktmem_ext *head_alloc_inlin
 	size_t objsize;
 	char *buf;
 
-	/* end and tail are unsigned int, the tailroom an int: larger cannot be described. */
-	if (unlikely(size > (size_t)INT_MAX - SMP_CACHE_BYTES)) {
+	if (unlikely(!head_size_ok(size))) {
 		errno = ENOMEM;
 		return NULL;
 	}
+	/* objsize set in each branch (not by head_objsize()): the hot class path stays straight. */
 	if (cls >= 0) {
 		objsize = head_class[cls] + HEAD_COLOUR;
 		buf = node == NUMA_NO_NODE ? kmem_cache_alloc(head_cache[cls], gfp & ~__GFP_ZERO)
@@ -165,15 +197,10 @@ static inline __attribute__((always_inline)) struct pktmem_ext *head_alloc_inlin
 	if (!buf)
 		return NULL;
 
-	struct pktmem_ext *e = (struct pktmem_ext *)(buf + objsize - SKB_EXT_SIZE);
-	size_t end = objsize - SKB_HEAD_OVERHEAD;
+	struct pktmem_ext *e = head_setup(buf, objsize, cls, node);
 
-	ext_setup(e, buf, end, PKTMEM_EXT_USER | PKTMEM_EXT_EMBEDDED, node);
-	e->ext_release = head_release;
-	e->ext_type = cls;
-	shinfo_clear(buf + end);
 	if (gfp & __GFP_ZERO)
-		memset(buf, 0, end);
+		memset(buf, 0, e->ext_size);
 	return e;
 }
 
@@ -258,6 +285,104 @@ struct sk_buff *__alloc_skb(unsigned int size, gfp_t gfp_mask, int flags, int no
 		__atomic_store_n(&fc->fclone_ref, 1, __ATOMIC_RELAXED);
 	}
 	return skb;
+}
+
+/* ------------------------------------------------------------ allocating many */
+
+/*
+ * alloc_skb_bulk() takes every sk_buff of a call from their cache in one
+ * kmem_cache_alloc_bulk(), and every head from theirs in another, as Linux
+ * refills its per-CPU skb cache 16 at a time. One call per cache for the
+ * whole request keeps it all or nothing at a cache limit too: a waiting
+ * mask never sleeps holding part of the request (two callers each holding
+ * a part could wait for each other for ever). The pointers wait in an
+ * array on the stack up to a burst of this many, in a kmalloc'd one beyond.
+ */
+#define SKB_ALLOC_BULK 32
+
+/*
+ * @n fresh skbs into @out, as alloc_skb() makes them, with heads of class
+ * @cls (-1: from kmalloc, @need bytes each). @structs and @heads have room
+ * for @n pointers each. All or nothing: @n, or 0 with nothing kept and
+ * @out untouched. The caches exist.
+ */
+static int alloc_skb_many(struct sk_buff **out, void **structs, void **heads, int n, size_t need, int cls,
+			  gfp_t gfp)
+{
+	size_t objsize = head_objsize(need, cls);
+
+	if (kmem_cache_alloc_bulk(skbuff_cache, gfp, (size_t)n, structs) != n)
+		return 0;
+	if (likely(cls >= 0)) {
+		if (unlikely(kmem_cache_alloc_bulk(head_cache[cls], gfp, (size_t)n, heads) != n))
+			goto fail;
+	} else {
+		for (int i = 0; i < n; i++) {
+			heads[i] = kmalloc_node(need, gfp, NUMA_NO_NODE);
+			if (unlikely(!heads[i])) {
+				while (i--)
+					kfree(heads[i]);
+				goto fail;
+			}
+		}
+	}
+	for (int i = 0; i < n; i++) {
+		struct sk_buff *skb = structs[i];
+
+		skb_init_head(skb, head_setup(heads[i], objsize, cls, NUMA_NO_NODE));
+		win_skb_fresh(skb);
+		out[i] = skb;
+	}
+	return n;
+fail:
+	kmem_cache_free_bulk(skbuff_cache, (size_t)n, structs);
+	return 0;
+}
+
+int alloc_skb_bulk(struct sk_buff **skbs, int n, unsigned int size, gfp_t gfp)
+{
+	void *burst[2 * SKB_ALLOC_BULK], **tmp = burst;
+
+	if (unlikely(n < 0 || (n > 0 && !skbs))) {
+		diag("alloc_skb_bulk", "skbs %p, n %d (size %u): nothing allocated", (void *)skbs, n, size);
+		return 0;
+	}
+	if (may_not_wait_here(gfp, "alloc_skb_bulk")) {
+		errno = EWOULDBLOCK;
+		return 0;
+	}
+	/* As alloc_skb() refuses it: no head can describe it. */
+	if (unlikely(!head_size_ok(size))) {
+		errno = ENOMEM;
+		return 0;
+	}
+	if (n == 0)
+		return 0;
+	skb_init_once();
+	gfp &= ~__GFP_ZERO; /* as __alloc_skb(): the data is the caller's to write */
+
+	size_t need = SKB_DATA_ALIGN((size_t)size) + SKB_HEAD_OVERHEAD;
+	int cls = head_class_of(need);
+
+	if (unlikely(n > SKB_ALLOC_BULK)) {
+		if ((size_t)n > SIZE_MAX / (2 * sizeof(void *))) {
+			errno = ENOMEM;
+			return 0;
+		}
+		tmp = kmalloc(2 * (size_t)n * sizeof(void *), gfp);
+		if (!tmp)
+			return 0;
+	}
+
+	int got = alloc_skb_many(skbs, tmp, tmp + n, n, need, cls, gfp);
+
+	if (tmp != burst) {
+		int err = errno;
+
+		kfree(tmp);
+		errno = err;
+	}
+	return got;
 }
 
 struct sk_buff *__netdev_alloc_skb(struct net_device *dev, unsigned int length, gfp_t gfp_mask)
@@ -389,10 +514,11 @@ static inline bool skb_ours(const struct sk_buff *skb)
 }
 
 /*
- * Drop a users reference to @skb; when it was the last, release the head
- * and say so: the caller then frees the sk_buff object itself.
+ * Drop a users reference to @skb and say whether it was the last, after the
+ * checks every free makes (freed already, not ours). The caller then
+ * releases the head and frees the sk_buff object itself.
  */
-static inline __attribute__((always_inline)) bool skb_put_last(struct sk_buff *skb, const char *func)
+static inline __attribute__((always_inline)) bool skb_take_last(struct sk_buff *skb, const char *func)
 {
 	if (!skb_unref(skb, func))
 		return false;
@@ -402,6 +528,14 @@ static inline __attribute__((always_inline)) bool skb_put_last(struct sk_buff *s
 		return false;
 	}
 	__atomic_store_n(&skb->users, 0, __ATOMIC_RELAXED);
+	return true;
+}
+
+/* skb_take_last(), then the head released: the caller frees the sk_buff object. */
+static inline __attribute__((always_inline)) bool skb_put_last(struct sk_buff *skb, const char *func)
+{
+	if (!skb_take_last(skb, func))
+		return false;
 	skb_release_all(skb);
 	return true;
 }
@@ -422,21 +556,122 @@ void consume_skb(struct sk_buff *skb)
 	skb_free(skb, "consume_skb");
 }
 
-/* sk_buffs kfree_skb_list() hands back to their cache in one call, as Linux does. */
+/* ------------------------------------------------------------ freeing many */
+
+/*
+ * Objects the freeing of many skbs hands back to their caches in one call
+ * each, as Linux does: ordinary sk_buffs, and plain heads of one class (a
+ * burst is usually of one size; a head of another class sends the ones
+ * gathered back first).
+ */
 #define SKB_FREE_BULK 16
+
+/*
+ * The arrays live apart from the counters (the caller's locals), so that
+ * only they escape to kmem_cache_free_bulk() and the counters can stay in
+ * registers through the walk.
+ */
+struct skb_free_batch {
+	unsigned int nskb, nhead;
+	int head_cls;    /* the class of heads[]; -1 while there are none */
+	bool fast_heads; /* heads may be gathered (no window or debug hook wants them one by one) */
+	void **skbs;     /* SKB_FREE_BULK each */
+	void **heads;
+};
+
+static inline void free_batch_init(struct skb_free_batch *b, void **skbs, void **heads)
+{
+	b->nskb = b->nhead = 0;
+	b->head_cls = -1;
+	b->skbs = skbs;
+	b->heads = heads;
+	/*
+	 * Sanitizer windows open a head before it goes back, and debug mode
+	 * checks every object as it is freed: both take the one-by-one path,
+	 * which does all of that, as kfree_skb() does.
+	 */
+	b->fast_heads = !PKTMEM_WINDOWS && !debug_on();
+}
+
+static inline void free_batch_flush(struct skb_free_batch *b)
+{
+	if (b->nhead) {
+		kmem_cache_free_bulk(head_cache[b->head_cls], b->nhead, b->heads);
+		b->nhead = 0;
+	}
+	if (b->nskb) {
+		kmem_cache_free_bulk(skbuff_cache, b->nskb, b->skbs);
+		b->nskb = 0;
+	}
+}
+
+/*
+ * skb_release_all() with the head gathered into @b when it is a plain head
+ * (of a head cache, not kmalloc) that @skb held alone and that holds no
+ * frags or frag_list: head_release() would only free the object. Any other
+ * head is put as kfree_skb() puts it.
+ */
+static inline __attribute__((always_inline)) void skb_release_batched(struct sk_buff *skb, struct skb_free_batch *b)
+{
+	if (skb->destructor)
+		skb->destructor(skb);
+
+	struct pktmem_ext *e = skb->head_ext;
+
+	skb->head_ext = NULL;
+	if (unlikely(!e))
+		return;
+	/* The count first: only the sole holder may read the shared info as settled. */
+	if (likely(b->fast_heads && e->ext_release == head_release && e->ext_type >= 0 &&
+		   __atomic_load_n(&e->ext_refs, __ATOMIC_ACQUIRE) == 1)) {
+		const struct skb_shared_info *sh = (const struct skb_shared_info *)(e->ext_buf + e->ext_size);
+
+		if (likely(!sh->nr_frags && !sh->frag_list)) {
+			__atomic_store_n(&e->ext_refs, 0, __ATOMIC_RELAXED);
+			if (unlikely(b->head_cls != e->ext_type || b->nhead == SKB_FREE_BULK)) {
+				if (b->nhead)
+					kmem_cache_free_bulk(head_cache[b->head_cls], b->nhead, b->heads);
+				b->nhead = 0;
+				b->head_cls = e->ext_type;
+			}
+			b->heads[b->nhead++] = e->ext_buf;
+			return;
+		}
+	}
+	ext_put_any_inline(e, NULL);
+}
+
+/* kfree_skb(), with the sk_buff object and a plain head gathered into @b. */
+static inline __attribute__((always_inline)) void skb_free_batched(struct sk_buff *skb, const char *func,
+								  struct skb_free_batch *b)
+{
+	if (!skb_take_last(skb, func))
+		return;
+	skb_release_batched(skb, b);
+	if (skb->fclone != SKB_FCLONE_UNAVAILABLE) {
+		kfree_skbmem(skb);
+		return;
+	}
+	if (b->nskb == SKB_FREE_BULK) {
+		kmem_cache_free_bulk(skbuff_cache, b->nskb, b->skbs);
+		b->nskb = 0;
+	}
+	b->skbs[b->nskb++] = skb;
+}
 
 void kfree_skb_list(struct sk_buff *segs)
 {
-	void *bulk[SKB_FREE_BULK];
-	size_t nb = 0;
+	void *skbs[SKB_FREE_BULK], *heads[SKB_FREE_BULK];
+	struct skb_free_batch b;
 
+	free_batch_init(&b, skbs, heads);
 	while (segs) {
 		struct sk_buff *skb = segs, *next = skb->next;
 
 		/*
 		 * A freed member (or a cycle back to one): its ->next is stale, stop
-		 * here. Members waiting in @bulk have users 0 too, so a cycle back
-		 * to one of them stops here as well.
+		 * here. Members waiting in the batch have users 0 too, so a cycle
+		 * back to one of them stops here as well.
 		 */
 		if (unlikely(__atomic_load_n(&skb->users, __ATOMIC_RELAXED) <= 0)) {
 			diag("kfree_skb_list", "skb %p in the list is freed already; the rest is not walked",
@@ -444,21 +679,25 @@ void kfree_skb_list(struct sk_buff *segs)
 			break;
 		}
 		segs = next;
-		/* kfree_skb(), with an ordinary sk_buff's own object batched. */
-		if (!skb_put_last(skb, "kfree_skb"))
-			continue;
-		if (skb->fclone != SKB_FCLONE_UNAVAILABLE) {
-			kfree_skbmem(skb);
-			continue;
-		}
-		bulk[nb++] = skb;
-		if (nb == SKB_FREE_BULK) {
-			kmem_cache_free_bulk(skbuff_cache, nb, bulk);
-			nb = 0;
-		}
+		skb_free_batched(skb, "kfree_skb", &b);
 	}
-	if (nb)
-		kmem_cache_free_bulk(skbuff_cache, nb, bulk);
+	free_batch_flush(&b);
+}
+
+void kfree_skb_bulk(struct sk_buff **skbs, int n)
+{
+	void *bskbs[SKB_FREE_BULK], *bheads[SKB_FREE_BULK];
+	struct skb_free_batch b;
+
+	if (unlikely(n < 0 || (n > 0 && !skbs))) {
+		diag("kfree_skb_bulk", "skbs %p, n %d: not freed", (void *)skbs, n);
+		return;
+	}
+	free_batch_init(&b, bskbs, bheads);
+	for (int i = 0; i < n; i++)
+		if (skbs[i])
+			skb_free_batched(skbs[i], "kfree_skb_bulk", &b);
+	free_batch_flush(&b);
 }
 
 /* ------------------------------------------------------------ clones and copies */
