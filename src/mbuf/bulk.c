@@ -82,82 +82,72 @@ struct mbuf *m_getcl(int how, int type, int flags)
 	return getcl_bulk(&m, 1, how, type, flags, "m_getcl") ? m : NULL;
 }
 
-/* The objects of up to FREE_BATCH packets on their way back to the caches. */
-struct free_batch {
-	size_t nm, nc;
-	void *mbufs[FREE_BATCH];
-	void *clusters[FREE_BATCH];
-};
-
-static void batch_flush(struct free_batch *b)
+/* Give back @nm mbufs and @nc clusters (@nc <= @nm) collected by m_freem_bulk(). */
+static void batch_free(void **mbufs, size_t nm, void **clusters, size_t nc)
 {
-	if (b->nm)
-		kmem_cache_free_bulk(pktmem_mbuf_cache(), b->nm, b->mbufs);
-	if (b->nc)
-		kmem_cache_free_bulk(ext_cluster_cache, b->nc, b->clusters);
-	b->nm = b->nc = 0;
+	kmem_cache_free_bulk(pktmem_mbuf_cache(), nm, mbufs);
+	if (nc)
+		kmem_cache_free_bulk(ext_cluster_cache, nc, clusters);
 }
 
 /*
- * m_free() of @m, a live mbuf of ours alone in its chain with no tag, its
- * objects batched instead of freed one by one. False, with nothing done,
- * when it has external storage other than a cluster held by it alone:
- * m_freem() takes it then. The steps are m_free()'s, sanitizer window
- * hooks included; the cache checks the objects when the batch goes back.
+ * m_freem_bulk() takes a packet into its batch when m_free() of it would
+ * free exactly one mbuf and at most a cluster: m_free()'s checks in its
+ * order (live: a double free, also of an entry that came earlier in @mv,
+ * is not; then library memory), then alone in its chain, no tag, and
+ * storage internal or a plain cluster with a count of one (the sole
+ * holder: nobody can take a reference behind its back, see ext.c). Every
+ * other chain, and one failing a check, goes to m_freem(), which
+ * diagnoses it. The steps taken are m_free()'s, sanitizer window hooks
+ * included; the caches check each object when the batch goes back.
  */
-static inline bool free_plain(struct mbuf *m, struct free_batch *b)
-{
-	if (m->m_flags & M_EXT) {
-		struct pktmem_ext *e = m->m_ext.ext_storage;
-
-		/* The sole holder: nobody can take a reference behind its back (ext.c). */
-		if (e->ext_flags != PKTMEM_EXT_CLUSTER || __atomic_load_n(&e->ext_refs, __ATOMIC_ACQUIRE) != 1)
-			return false;
-		__atomic_store_n(&e->ext_refs, 0, __ATOMIC_RELAXED);
-		win_ext_open(e);
-		b->clusters[b->nc++] = e->ext_buf;
-	}
-	win_m_internal(m);
-	m->m_state_ = MBUF_DEAD;
-	m->m_type = MT_FREE;
-	b->mbufs[b->nm++] = m;
-	return true;
-}
-
 void m_freem_bulk(struct mbuf **mv, int n)
 {
+	void *mbufs[FREE_BATCH], *clusters[FREE_BATCH];
+	size_t nm = 0, nc = 0;
+
 	if (unlikely(n < 0 || (!mv && n > 0))) {
 		diag("m_freem_bulk", "array %p, count %d", (void *)mv, n);
 		return;
 	}
-
-	struct free_batch b;
-
-	b.nm = b.nc = 0;
-	/*
-	 * Debug mode records every free under the function that made it:
-	 * there everything goes through m_freem(), as one by one.
-	 */
-	bool batch = !debug_on();
-
+	/* Debug mode records each free under the function that made it: one by one there. */
+	if (unlikely(debug_on())) {
+		for (int i = 0; i < n; i++)
+			m_freem(mv[i]);
+		return;
+	}
 	for (int i = 0; i < n; i++) {
 		struct mbuf *m = mv[i];
 
 		if (!m)
 			continue;
-		/*
-		 * m_free()'s checks first, in its order: live (a double free,
-		 * also of an entry that came earlier in @mv, is not), then
-		 * library memory. A chain failing them goes to m_freem(),
-		 * which diagnoses it.
-		 */
-		if (likely(batch && m->m_state_ == MBUF_LIVE && arena_owns(m) && !m->m_next &&
-			   (!(m->m_flags & M_PKTHDR) || !m->m_pkthdr.tags.slh_first) && free_plain(m, &b))) {
-			if (b.nm == FREE_BATCH)
-				batch_flush(&b);
-			continue;
+		if (unlikely(m->m_state_ != MBUF_LIVE || !arena_owns(m) || m->m_next != NULL))
+			goto one_by_one;
+		int flags = m->m_flags;
+
+		if ((flags & M_PKTHDR) && m->m_pkthdr.tags.slh_first)
+			goto one_by_one;
+		if (flags & M_EXT) {
+			struct pktmem_ext *e = m->m_ext.ext_storage;
+
+			if (e->ext_flags != PKTMEM_EXT_CLUSTER || __atomic_load_n(&e->ext_refs, __ATOMIC_ACQUIRE) != 1)
+				goto one_by_one;
+			__atomic_store_n(&e->ext_refs, 0, __ATOMIC_RELAXED);
+			win_ext_open(e);
+			clusters[nc++] = e->ext_buf;
 		}
+		win_m_internal(m);
+		m->m_state_ = MBUF_DEAD;
+		m->m_type = MT_FREE;
+		mbufs[nm++] = m;
+		if (unlikely(nm == FREE_BATCH)) {
+			batch_free(mbufs, nm, clusters, nc);
+			nm = nc = 0;
+		}
+		continue;
+one_by_one:
 		m_freem(m);
 	}
-	batch_flush(&b);
+	if (nm)
+		batch_free(mbufs, nm, clusters, nc);
 }
