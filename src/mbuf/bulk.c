@@ -82,29 +82,29 @@ struct mbuf *m_getcl(int how, int type, int flags)
 	return getcl_bulk(&m, 1, how, type, flags, "m_getcl") ? m : NULL;
 }
 
-/* Give back @nm mbufs and @nc clusters (@nc <= @nm) collected by m_freem_bulk(). */
-static void batch_free(void **mbufs, size_t nm, void **clusters, size_t nc)
+/* Give back @nr mbufs and their @nr clusters, collected by m_freem_bulk(). */
+static void batch_free(void **mbufs, void **clusters, size_t nr)
 {
-	kmem_cache_free_bulk(pktmem_mbuf_cache(), nm, mbufs);
-	if (nc)
-		kmem_cache_free_bulk(ext_cluster_cache, nc, clusters);
+	kmem_cache_free_bulk(pktmem_mbuf_cache(), nr, mbufs);
+	kmem_cache_free_bulk(ext_cluster_cache, nr, clusters);
 }
 
 /*
  * m_freem_bulk() takes a packet into its batch when m_free() of it would
- * free exactly one mbuf and at most a cluster: m_free()'s checks in its
- * order (live: a double free, also of an entry that came earlier in @mv,
- * is not; then library memory), then alone in its chain, no tag, and
- * storage internal or a plain cluster with a count of one (the sole
- * holder: nobody can take a reference behind its back, see ext.c). Every
- * other chain, and one failing a check, goes to m_freem(), which
- * diagnoses it. The steps taken are m_free()'s, sanitizer window hooks
- * included; the caches check each object when the batch goes back.
+ * free exactly one mbuf and one cluster: m_free()'s checks in its order
+ * (live: a double free, also of an entry that came earlier in @mv, is not;
+ * then library memory), then alone in its chain, no tag, and a plain
+ * cluster with a count of one (the sole holder: nobody can take a
+ * reference behind its back, see ext.c). Every other chain, and one
+ * failing a check, goes to m_freem(), which diagnoses it. The steps taken
+ * are m_free()'s, sanitizer window hooks included; the caches check each
+ * object when the batch goes back. mbufs[k] and clusters[k] are one
+ * packet's, so one count serves both.
  */
 void m_freem_bulk(struct mbuf **mv, int n)
 {
 	void *mbufs[FREE_BATCH], *clusters[FREE_BATCH];
-	size_t nm = 0, nc = 0;
+	size_t nr = 0;
 
 	if (unlikely(n < 0 || (!mv && n > 0))) {
 		diag("m_freem_bulk", "array %p, count %d", (void *)mv, n);
@@ -121,33 +121,33 @@ void m_freem_bulk(struct mbuf **mv, int n)
 
 		if (!m)
 			continue;
-		if (unlikely(m->m_state_ != MBUF_LIVE || !arena_owns(m) || m->m_next != NULL))
+		if (unlikely(m->m_state_ != MBUF_LIVE || !arena_owns(m)))
 			goto one_by_one;
+
 		int flags = m->m_flags;
 
-		if ((flags & M_PKTHDR) && m->m_pkthdr.tags.slh_first)
+		if (!(flags & M_EXT) || m->m_next != NULL || ((flags & M_PKTHDR) && m->m_pkthdr.tags.slh_first))
 			goto one_by_one;
-		if (flags & M_EXT) {
-			struct pktmem_ext *e = m->m_ext.ext_storage;
 
-			if (e->ext_flags != PKTMEM_EXT_CLUSTER || __atomic_load_n(&e->ext_refs, __ATOMIC_ACQUIRE) != 1)
-				goto one_by_one;
-			__atomic_store_n(&e->ext_refs, 0, __ATOMIC_RELAXED);
-			win_ext_open(e);
-			clusters[nc++] = e->ext_buf;
-		}
+		struct pktmem_ext *e = m->m_ext.ext_storage;
+
+		if (e->ext_flags != PKTMEM_EXT_CLUSTER || __atomic_load_n(&e->ext_refs, __ATOMIC_ACQUIRE) != 1)
+			goto one_by_one;
+		__atomic_store_n(&e->ext_refs, 0, __ATOMIC_RELAXED);
+		win_ext_open(e);
 		win_m_internal(m);
 		m->m_state_ = MBUF_DEAD;
 		m->m_type = MT_FREE;
-		mbufs[nm++] = m;
-		if (unlikely(nm == FREE_BATCH)) {
-			batch_free(mbufs, nm, clusters, nc);
-			nm = nc = 0;
+		clusters[nr] = e->ext_buf;
+		mbufs[nr++] = m;
+		if (unlikely(nr == FREE_BATCH)) {
+			batch_free(mbufs, clusters, nr);
+			nr = 0;
 		}
 		continue;
 one_by_one:
 		m_freem(m);
 	}
-	if (nm)
-		batch_free(mbufs, nm, clusters, nc);
+	if (nr)
+		batch_free(mbufs, clusters, nr);
 }
