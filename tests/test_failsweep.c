@@ -482,6 +482,8 @@ struct ctx {
 	/* mbufs */
 	struct mbuf *m, *c, *r, *to;  /* the input, another holder, the result, a header target */
 	struct mbuf *n;               /* a result that is part of m (m_pulldown): not freed on its own */
+	struct mbuf *mv[8];           /* m_getcl_bulk's burst */
+	int nmv;                      /* how many of mv are held */
 	struct m_tag *tag;
 	void *ubuf;                   /* a caller's buffer still the caller's (malloc, or kmalloc with ubuf_k) */
 	bool ubuf_k;
@@ -530,6 +532,7 @@ static void teardown(struct ctx *x)
 	m_freem(x->c);
 	m_freem(x->r);
 	m_freem(x->to);
+	m_freem_bulk(x->mv, x->nmv);
 	m_tag_free(x->tag);
 	kfree_skb(x->s);
 	kfree_skb(x->s2);
@@ -1001,6 +1004,55 @@ static void ok_m_get(struct ctx *x)
 static void fail_m_get(struct ctx *x)
 {
 	CHECK_EQ(stats_of(pktmem_mbuf_cache()).in_use, x->before_a);
+}
+
+/*
+ * m_getcl_bulk / m_getcl: all or nothing. On failure 0 (NULL), no mbuf and
+ * no cluster in use, the caller's array untouched.
+ */
+#define MV_UNTOUCHED ((struct mbuf *)(uintptr_t)0x5e5e5e5e)
+static void st_getcl_count(struct ctx *x)
+{
+	for (int i = 0; i < 8; i++)
+		x->mv[i] = MV_UNTOUCHED;
+	x->before_a = stats_of(pktmem_mbuf_cache()).in_use;
+	x->before_b = stats_of(pktmem_cluster_cache()).in_use;
+}
+static void run_getcl_bulk(struct ctx *x)
+{
+	x->rc = m_getcl_bulk(x->mv, 8, M_WAIT, MT_DATA, M_PKTHDR);
+	x->nmv = x->rc;
+}
+static void run_getcl(struct ctx *x) { x->r = m_getcl(M_DONTWAIT, MT_DATA, M_PKTHDR); }
+static bool getcl_bulk_failed(const struct ctx *x) { return x->rc == 0; }
+static void ok_getcl_one(const struct mbuf *m)
+{
+	CHECK((m->m_flags & (M_EXT | M_CLUSTER | M_PKTHDR)) == (M_EXT | M_CLUSTER | M_PKTHDR));
+	CHECK(m->m_data == m->m_ext.ext_buf);
+	CHECK_EQ(m->m_len, 0);
+	CHECK_EQ(m->m_pkthdr.len, 0);
+	CHECK_EQ(M_TRAILINGSPACE(m), MCLBYTES);
+}
+static void ok_getcl_bulk(struct ctx *x)
+{
+	CHECK_EQ(x->rc, 8);
+	for (int i = 0; i < 8; i++)
+		ok_getcl_one(x->mv[i]);
+	CHECK_EQ(stats_of(pktmem_mbuf_cache()).in_use, x->before_a + 8);
+	CHECK_EQ(stats_of(pktmem_cluster_cache()).in_use, x->before_b + 8);
+}
+static void ok_getcl(struct ctx *x)
+{
+	ok_getcl_one(x->r);
+	CHECK_EQ(stats_of(pktmem_mbuf_cache()).in_use, x->before_a + 1);
+	CHECK_EQ(stats_of(pktmem_cluster_cache()).in_use, x->before_b + 1);
+}
+static void fail_getcl(struct ctx *x)
+{
+	for (int i = 0; i < 8; i++)
+		CHECK(x->mv[i] == MV_UNTOUCHED);
+	CHECK_EQ(stats_of(pktmem_mbuf_cache()).in_use, x->before_a);
+	CHECK_EQ(stats_of(pktmem_cluster_cache()).in_use, x->before_b);
 }
 
 /* MCLGET / MEXTMALLOC / MEXTADD: on failure M_EXT stays clear and the mbuf is unchanged. */
@@ -2117,6 +2169,9 @@ static const struct op ops[] = {
 	OP("m_get(M_WAIT)", st_mbuf_count, run_m_get_wait, r_null, ok_m_get, fail_m_get, MUST_FAIL),
 	OP("m_gethdr", st_mbuf_count, run_m_gethdr, r_null, ok_m_get, fail_m_get, MUST_FAIL),
 	OP("m_getclr", st_mbuf_count, run_m_getclr, r_null, ok_m_get, fail_m_get, MUST_FAIL),
+	OP("m_getcl_bulk(8, M_WAIT)", st_getcl_count, run_getcl_bulk, getcl_bulk_failed, ok_getcl_bulk, fail_getcl,
+	   MUST_FAIL),
+	OP("m_getcl(M_DONTWAIT)", st_getcl_count, run_getcl, r_null, ok_getcl, fail_getcl, MUST_FAIL),
 	OP("MCLGET", st_plain_mbuf, run_mclget, no_ext, ok_mclget, fail_ext_attach_mbuf, MUST_FAIL),
 	OP("MEXTMALLOC(5000)", st_plain_mbuf, run_mextmalloc, no_ext, ok_mextmalloc, fail_ext_attach_mbuf, MUST_FAIL),
 	OP("MEXTADD", st_mextadd, run_mextadd, no_ext, ok_mextadd, fail_mextadd, MUST_FAIL),

@@ -207,6 +207,45 @@ PKTMEM_API struct mbuf *m_free(struct mbuf *m);
 /* m_freem() - free a whole chain. NULL is a no-op. */
 PKTMEM_API void m_freem(struct mbuf *m);
 
+/* ------------------------------------------------------------ bulk (pktmem extension) */
+
+/* Most mbufs m_getcl_bulk() hands out in one call. */
+#define M_GETCL_BULK_MAX 256
+
+/*
+ * m_getcl_bulk() - @n mbufs, each with a 2 KiB cluster (a pktmem
+ * extension, as DPDK's rte_pktmbuf_alloc_bulk): every mbuf is what
+ * m_get() (@flags 0) or m_gethdr() (@flags with M_PKTHDR) and MCLGET
+ * would give — @type, @flags | M_EXT | M_CLUSTER, m_data at the start of
+ * the cluster, m_len (and pkthdr.len) 0 — and is stored in @mv[0..n).
+ * @flags may hold the M_COPYFLAGS bits only. All or nothing: returns @n,
+ * or 0 with nothing allocated and @mv untouched. M_WAIT waits at a cache
+ * limit as m_gethdr() does (0 only when the system refuses memory, a fault
+ * is injected, or @n exceeds a limit set on either cache); M_DONTWAIT
+ * returns 0 at once. @n is at most M_GETCL_BULK_MAX; @n 0 returns 0. A bad
+ * @how, @type (not MT_DATA .. MT_NTYPES - 1), @flags or @n, or a NULL @mv,
+ * is a diagnostic and 0. The mbufs are the caller's; any thread may free them.
+ */
+PKTMEM_API int m_getcl_bulk(struct mbuf **mv, int n, int how, int type, int flags);
+
+/*
+ * m_getcl() - one such mbuf (FreeBSD's m_getcl): m_getcl_bulk() of one,
+ * NULL on failure, diagnosed under its own name.
+ */
+PKTMEM_API struct mbuf *m_getcl(int how, int type, int flags);
+
+/*
+ * m_freem_bulk() - m_freem() of each of the @n chains of @mv (NULL
+ * entries skipped), as DPDK's rte_pktmbuf_free_bulk: the usual packet
+ * (one mbuf, no tag, its cluster held by it alone) goes back to the caches
+ * in batches, every other chain through m_freem() itself, with the same
+ * checks and diagnostics (a freed or foreign mbuf is diagnosed under
+ * m_free's name and skipped). @mv itself is not changed. A negative @n, or
+ * a NULL @mv with @n > 0, is a diagnostic and frees nothing. The chains may
+ * come from any thread; @mv's chains must be the caller's alone.
+ */
+PKTMEM_API void m_freem_bulk(struct mbuf **mv, int n);
+
 /* ------------------------------------------------------------ packet headers */
 
 /*

@@ -56,20 +56,7 @@ static inline struct mbuf *mbuf_alloc(int how, int type, int flags, const char *
 
 	if (unlikely(!m))
 		return NULL;
-	m->m_next = NULL;
-	m->m_nextpkt = NULL;
-	m->m_owner = NULL;
-	m->m_len = 0;
-	m->m_flags = flags;
-	m->m_paddr_ = 0;
-	m->m_type = (short)type;
-	m->m_state_ = MBUF_LIVE;
-	if (flags & M_PKTHDR) {
-		memset(&m->m_pkthdr, 0, sizeof(m->m_pkthdr));
-		m->m_data = m->m_pktdat;
-	} else {
-		m->m_data = m->m_dat;
-	}
+	mbuf_init(m, type, flags);
 	return m;
 }
 
@@ -94,15 +81,7 @@ struct mbuf *m_getclr(int nowait, int type)
 
 void mbuf_attach_ext(struct mbuf *m, struct pktmem_ext *e, int extra_flags)
 {
-	win_m_internal(m);
-	m->m_ext.ext_buf = e->ext_buf;
-	m->m_ext.ext_size = e->ext_size;
-	m->m_ext.ext_free = NULL;
-	m->m_ext.ext_arg = NULL;
-	m->m_ext.ext_type = 0;
-	m->m_ext.ext_storage = e;
-	m->m_data = e->ext_buf;
-	m->m_flags |= M_EXT | extra_flags;
+	mbuf_attach_ext_inline(m, e, extra_flags);
 }
 
 static bool ext_attach_ok(struct mbuf *m, const char *func)

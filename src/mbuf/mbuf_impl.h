@@ -5,9 +5,12 @@
 #ifndef PKTMEM_MBUF_IMPL_H
 #define PKTMEM_MBUF_IMPL_H
 
+#include <string.h>
+
 #include <pktmem/mbuf.h>
 
 #include "internal.h"
+#include "storage/window.h"
 
 #define MBUF_LIVE PKTMEM_MBUF_LIVE_ /* "MB": allocated */
 #define MBUF_DEAD ((short)0x6466) /* freed */
@@ -39,7 +42,44 @@ static inline bool mbuf_live(const struct mbuf *m, const char *func)
 	return false;
 }
 
+/*
+ * A fresh object of the mbuf cache made a live, empty mbuf of @type with
+ * @flags: m_data at its internal area (after the packet header, zeroed,
+ * when @flags has M_PKTHDR). Shared by the single and the bulk allocators.
+ */
+static inline void mbuf_init(struct mbuf *m, int type, int flags)
+{
+	m->m_next = NULL;
+	m->m_nextpkt = NULL;
+	m->m_owner = NULL;
+	m->m_len = 0;
+	m->m_flags = flags;
+	m->m_paddr_ = 0;
+	m->m_type = (short)type;
+	m->m_state_ = MBUF_LIVE;
+	if (flags & M_PKTHDR) {
+		memset(&m->m_pkthdr, 0, sizeof(m->m_pkthdr));
+		m->m_data = m->m_pktdat;
+	} else {
+		m->m_data = m->m_dat;
+	}
+}
+
 /* Attach storage @e (one reference, now @m's) to @m as its external buffer (M_EXT). */
+static inline void mbuf_attach_ext_inline(struct mbuf *m, struct pktmem_ext *e, int extra_flags)
+{
+	win_m_internal(m);
+	m->m_ext.ext_buf = e->ext_buf;
+	m->m_ext.ext_size = e->ext_size;
+	m->m_ext.ext_free = NULL;
+	m->m_ext.ext_arg = NULL;
+	m->m_ext.ext_type = 0;
+	m->m_ext.ext_storage = e;
+	m->m_data = e->ext_buf;
+	m->m_flags |= M_EXT | extra_flags;
+}
+
+/* mbuf_attach_ext_inline(), out of line for the callers off the packet paths. */
 void mbuf_attach_ext(struct mbuf *m, struct pktmem_ext *e, int extra_flags);
 
 /*

@@ -62,10 +62,7 @@ struct pktmem_ext *pktmem_ext_cluster(gfp_t gfp, int node)
 	char *buf = kmem_cache_alloc_node(ext_cluster_cache, gfp, node);
 	if (!buf)
 		return NULL;
-	struct pktmem_ext *e = (struct pktmem_ext *)(buf + PKTMEM_CLUSTER_SIZE);
-
-	ext_setup(e, buf, PKTMEM_CLUSTER_SIZE, PKTMEM_EXT_CLUSTER, node);
-	return e;
+	return ext_cluster_setup(buf, node);
 }
 
 struct pktmem_ext *pktmem_ext_alloc(size_t size, gfp_t gfp, int node)

@@ -36,6 +36,18 @@ extern struct kmem_cache *ext_cluster_cache INTERNAL_DATA;
 void ext_caches_init(void);
 
 /*
+ * A fresh object @buf of the cluster cache made a cluster: its header at
+ * the end of the data, one reference. Every cluster allocator uses it.
+ */
+static inline struct pktmem_ext *ext_cluster_setup(char *buf, int node)
+{
+	struct pktmem_ext *e = (struct pktmem_ext *)(buf + PKTMEM_CLUSTER_SIZE);
+
+	ext_setup(e, buf, PKTMEM_CLUSTER_SIZE, PKTMEM_EXT_CLUSTER, node);
+	return e;
+}
+
+/*
  * pktmem_ext_cluster(@gfp, NUMA_NO_NODE), inline for the mbuf layer's
  * MCLGET: the same checks, the same cluster, one call level fewer.
  */
@@ -52,10 +64,7 @@ static inline struct pktmem_ext *ext_cluster_new(gfp_t gfp)
 
 	if (unlikely(!buf))
 		return NULL;
-	struct pktmem_ext *e = (struct pktmem_ext *)(buf + PKTMEM_CLUSTER_SIZE);
-
-	ext_setup(e, buf, PKTMEM_CLUSTER_SIZE, PKTMEM_EXT_CLUSTER, NUMA_NO_NODE);
-	return e;
+	return ext_cluster_setup(buf, NUMA_NO_NODE);
 }
 
 /*
