@@ -52,8 +52,10 @@ const struct row rows[] = {
 	/* --- vs glibc-malloc-based equivalents (bench_mbuf, bench_skb) */
 	{ "glibc", "m_gethdr+MCLGET+m_freem (vs malloc(2048)+free)", "pk.mbuf_single", "gl.malloc2k", LE, 0.5 },
 	{ "glibc", "m_get+m_free (vs malloc(256)+free)", "pk.mget_single", "gl.malloc256", LE, 0.5 },
-	{ "glibc", "32 packet buffers then 32 frees (vs 32 malloc(2048), 32 free)", "pk.mbuf_burst32",
-	  "gl.malloc2k_burst32", LE, 0.5 },
+	{ "glibc", "32 packet buffers then 32 frees: m_getcl_bulk, m_freem_bulk (vs 32 malloc(2048), 32 free)",
+	  "pk.mbuf_bulk32", "gl.malloc2k_burst32", LE, 0.5 },
+	{ "glibc", "32 packet buffers then 32 frees, one call each: 32x(m_gethdr+MCLGET), 32x m_freem (vs 32 malloc)",
+	  "pk.mbuf_burst32", "gl.malloc2k_burst32", INFO, 0 },
 	{ "glibc", "alloc_skb(1500)+kfree_skb (vs malloc'd struct + data, 2 frees)", "pk.skb_single", "gl.skb", LE,
 	  0.5 },
 	{ "glibc", "m_copypacket+m_freem (vs malloc+memcpy 1500+free)", "pk.copypacket", "gl.copy", LE, 0.5 },
