@@ -292,19 +292,33 @@ void mbuf_share_ext(struct mbuf *n, const struct mbuf *m)
  */
 struct mbuf *mbuf_copy_ext_packet(struct mbuf *m, int how)
 {
-	struct mbuf *h = mbuf_alloc(how, m->m_type, 0, "m_copypacket");
+	once_run(&mbuf_once, mbuf_cache_init);
+
+	struct mbuf *h = kmem_cache_alloc(mbuf_cache, how_to_gfp(how));
 
 	if (unlikely(!h))
 		return NULL;
-	pkthdr_take(h, m);
+	/* Every field written once: mbuf_init(), pkthdr_take() and the share in one. */
+	win_m_internal(h);
+	h->m_next = NULL;
+	h->m_nextpkt = NULL;
+	h->m_owner = NULL;
+	h->m_paddr_ = 0;
+	h->m_type = m->m_type;
+	h->m_state_ = MBUF_LIVE;
+	h->m_pkthdr = m->m_pkthdr;
+	h->m_pkthdr.tags.slh_first = NULL;
+	h->m_pkthdr.len = m->m_len;
+	h->m_flags = m->m_flags & (M_COPYFLAGS | M_EXT | M_CLUSTER);
 	if (unlikely(m->m_pkthdr.tags.slh_first != NULL) && !mbuf_tag_copy_chain(h, m, how)) {
+		h->m_flags &= ~(M_EXT | M_CLUSTER); /* no reference taken yet */
+		h->m_data = h->m_pktdat;
+		h->m_len = 0;
 		m_free(h);
 		return NULL;
 	}
-	h->m_pkthdr.len = m->m_len;
 	ext_get_inline(m->m_ext.ext_storage);
 	h->m_ext = m->m_ext;
-	h->m_flags |= m->m_flags & (M_EXT | M_CLUSTER);
 	h->m_data = m->m_data;
 	h->m_len = m->m_len;
 	return h;
