@@ -1132,6 +1132,24 @@ static void st_mix(struct ctx *x)
 static void run_copym_hdr(struct ctx *x) { x->r = m_copym(x->m, 0, M_COPYALL, M_DONTWAIT); }
 static void run_copym_inner(struct ctx *x) { x->r = m_copym(x->m, 50, 2000, M_WAIT); }
 static void run_copypacket(struct ctx *x) { x->r = m_copypacket(x->m, M_DONTWAIT); }
+static const struct seg ONE[] = { { SEG_CLUSTER, 0, 1500 } };
+
+/* One header mbuf with a cluster and two tags: m_copypacket's one-mbuf path. */
+static void st_one_tagged(struct ctx *x)
+{
+	x->m = build(ONE, 1, true, 0);
+	m_tag_prepend(x->m, m_tag_get(7, 24, M_WAIT));
+	m_tag_prepend(x->m, m_tag_get(9, 8, M_WAIT));
+	snap_chain(x->m, &x->cs);
+}
+static void ok_copy_one_tagged(struct ctx *x)
+{
+	CHECK(x->r->m_next == NULL && (x->r->m_flags & (M_PKTHDR | M_EXT)) == (M_PKTHDR | M_EXT));
+	CHECK(x->r->m_ext.ext_buf == x->m->m_ext.ext_buf); /* shared, not copied */
+	CHECK_EQ(x->r->m_pkthdr.len, x->m->m_len);
+	CHECK(m_tag_find(x->r, 7) && m_tag_find(x->r, 9));
+	CHECK(chain_same_bytes(x->m, &x->cs));
+}
 static void run_dup_hdr(struct ctx *x) { x->r = m_dup(x->m, 0, M_COPYALL, M_DONTWAIT); }
 static void run_dup_inner(struct ctx *x) { x->r = m_dup(x->m, 50, 2000, M_WAIT); }
 static void ok_copy_whole(struct ctx *x)
@@ -1218,7 +1236,6 @@ static void st_shared(struct ctx *x)
 }
 
 /* A one-cluster packet (the header mbuf holds the cluster) and a copy sharing it. */
-static const struct seg ONE[] = { { SEG_CLUSTER, 0, 1500 } };
 static void st_shared_one(struct ctx *x)
 {
 	x->m = build(ONE, 1, true, 0);
@@ -2179,6 +2196,8 @@ static const struct op ops[] = {
 	   MUST_FAIL),
 	OP("m_copym(50, 2000)", st_mix, run_copym_inner, r_null, ok_copy_inner, fail_source_unchanged, MUST_FAIL),
 	OP("m_copypacket +tags", st_mix, run_copypacket, r_null, ok_copy_whole, fail_source_unchanged, MUST_FAIL),
+	OP("m_copypacket one cluster +tags", st_one_tagged, run_copypacket, r_null, ok_copy_one_tagged,
+	   fail_source_unchanged, MUST_FAIL),
 	OP("m_dup(0, M_COPYALL) +tags", st_mix, run_dup_hdr, r_null, ok_dup_whole, fail_source_unchanged, MUST_FAIL),
 	OP("m_dup(50, 2000)", st_mix, run_dup_inner, r_null, ok_dup_inner, fail_source_unchanged, MUST_FAIL),
 	OP("m_copyback extending", st_copyback, run_copyback, copyback_failed, ok_copyback, fail_copyback, MUST_FAIL),
