@@ -274,8 +274,9 @@ struct sk_buff *__alloc_skb(unsigned int size, gfp_t gfp_mask, int flags, int no
 		kmem_cache_free(cache, skb);
 		return NULL;
 	}
-	skb_init_head(skb, e);
-	skb->pfmemalloc = (flags & SKB_ALLOC_RX) != 0;
+	skb_init_head(skb, e); /* pfmemalloc and fclone are zero: declared before truesize */
+	if (unlikely(flags & SKB_ALLOC_RX))
+		skb->pfmemalloc = 1;
 	win_skb_fresh(skb);
 	if (flags & SKB_ALLOC_FCLONE) {
 		struct sk_buff_fclones *fc = (struct sk_buff_fclones *)skb;
