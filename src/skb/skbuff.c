@@ -480,13 +480,42 @@ static void kfree_skbmem(struct sk_buff *skb)
 		kmem_cache_free(fclone_cache, fc);
 }
 
+/*
+ * Is @e a plain head (of a head cache, not kmalloc) that its holder held
+ * alone and that holds no frags or frag_list? Then head_release() would
+ * only free the object: the count is set to zero and the caller frees it
+ * (head_cache[e->ext_type], e->ext_buf). Sanitizer windows want the head
+ * opened first, which ext_release() does: never plain there.
+ */
+static inline __attribute__((always_inline)) bool head_take_plain(struct pktmem_ext *e)
+{
+	/* The count first: only the sole holder may read the shared info as settled. */
+	if (PKTMEM_WINDOWS || e->ext_release != head_release || e->ext_type < 0 ||
+	    __atomic_load_n(&e->ext_refs, __ATOMIC_ACQUIRE) != 1)
+		return false;
+
+	const struct skb_shared_info *sh = (const struct skb_shared_info *)(e->ext_buf + e->ext_size);
+
+	if (sh->nr_frags || sh->frag_list)
+		return false;
+	__atomic_store_n(&e->ext_refs, 0, __ATOMIC_RELAXED);
+	return true;
+}
+
 static inline __attribute__((always_inline)) void skb_release_all(struct sk_buff *skb)
 {
 	if (skb->destructor)
 		skb->destructor(skb);
-	if (likely(skb->head_ext))
-		ext_put_any_inline(skb->head_ext, NULL);
+
+	struct pktmem_ext *e = skb->head_ext;
+
 	skb->head_ext = NULL;
+	if (unlikely(!e))
+		return;
+	if (likely(head_take_plain(e)))
+		kmem_cache_free(head_cache[e->ext_type], e->ext_buf);
+	else
+		ext_put_any_inline(e, NULL);
 }
 
 /* Drop a users reference; true when it was the last. Diagnoses a free of a freed skb. */
@@ -622,22 +651,15 @@ static inline __attribute__((always_inline)) void skb_release_batched(struct sk_
 	skb->head_ext = NULL;
 	if (unlikely(!e))
 		return;
-	/* The count first: only the sole holder may read the shared info as settled. */
-	if (likely(b->fast_heads && e->ext_release == head_release && e->ext_type >= 0 &&
-		   __atomic_load_n(&e->ext_refs, __ATOMIC_ACQUIRE) == 1)) {
-		const struct skb_shared_info *sh = (const struct skb_shared_info *)(e->ext_buf + e->ext_size);
-
-		if (likely(!sh->nr_frags && !sh->frag_list)) {
-			__atomic_store_n(&e->ext_refs, 0, __ATOMIC_RELAXED);
-			if (unlikely(b->head_cls != e->ext_type || b->nhead == SKB_FREE_BULK)) {
-				if (b->nhead)
-					kmem_cache_free_bulk(head_cache[b->head_cls], b->nhead, b->heads);
-				b->nhead = 0;
-				b->head_cls = e->ext_type;
-			}
-			b->heads[b->nhead++] = e->ext_buf;
-			return;
+	if (likely(b->fast_heads && head_take_plain(e))) {
+		if (unlikely(b->head_cls != e->ext_type || b->nhead == SKB_FREE_BULK)) {
+			if (b->nhead)
+				kmem_cache_free_bulk(head_cache[b->head_cls], b->nhead, b->heads);
+			b->nhead = 0;
+			b->head_cls = e->ext_type;
 		}
+		b->heads[b->nhead++] = e->ext_buf;
+		return;
 	}
 	ext_put_any_inline(e, NULL);
 }
