@@ -91,6 +91,13 @@ void debug_on_alloc(struct kmem_cache *c, void *obj, size_t size, bool has_ctor)
 bool debug_on_free(struct kmem_cache *c, void *obj, size_t size, bool has_ctor, const char *func);
 /* The cache is going away: forget its objects. */
 void debug_forget_cache(struct kmem_cache *c);
+/*
+ * Is @obj, the start of a cache object, freed according to its debug
+ * record? Then diagnose @what of it under @func with both sites and say
+ * true. For the faces' own "freed already" checks, which read fields the
+ * debug fill has overwritten.
+ */
+bool debug_freed(const void *obj, const char *func, const char *what);
 
 /* ------------------------------------------------------------ atomic context */
 

@@ -164,6 +164,29 @@ bool debug_on_free(struct kmem_cache *c, void *obj, size_t size, bool has_ctor, 
 	return true;
 }
 
+bool debug_freed(const void *obj, const char *func, const char *what)
+{
+	void *here[PKTMEM_DEBUG_DEPTH];
+
+	site(here);
+	pthread_mutex_lock(&dbg_lock);
+
+	struct rec *r = find(obj);
+
+	if (!r || r->o.state != PKTMEM_DEBUG_FREE) {
+		pthread_mutex_unlock(&dbg_lock);
+		return false;
+	}
+	char first[384], now[384], cache[sizeof(r->o.cache)];
+
+	site_text(r->o.free_site, first, sizeof(first));
+	site_text(here, now, sizeof(now));
+	memcpy(cache, r->o.cache, sizeof(cache));
+	pthread_mutex_unlock(&dbg_lock);
+	diag(func, "%s %p (cache '%s') is freed already: freed at %s; used again at %s", what, obj, cache, first, now);
+	return true;
+}
+
 void debug_forget_cache(struct kmem_cache *c)
 {
 	pthread_mutex_lock(&dbg_lock);

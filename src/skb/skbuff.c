@@ -525,6 +525,9 @@ static bool skb_unref(struct sk_buff *skb, const char *func)
 
 	if (likely(users == 1))
 		return true;
+	/* Debug mode fills a freed skb, users included: its record tells. */
+	if (unlikely(debug_on()) && debug_freed(skb, func, "skb"))
+		return false;
 	if (unlikely(users <= 0)) {
 		diag(func, "skb %p freed again (users %d, len %u)", (void *)skb, users, skb->len);
 		return false;
