@@ -13,7 +13,8 @@
 # of the header and every .Nm name of the manual pages whose first .In is that
 # header. Each "proved by" cell holds `tests/FILE.c:FUNCTION` items (or an
 # em dash when the row says no input can be bad); FILE must exist, define
-# FUNCTION and run it with TEST(FUNCTION).
+# FUNCTION and run it with TEST(FUNCTION). The index, docs/bad-inputs/README.md,
+# must give each table's counts of rows and of rows marked "not checked".
 set -euo pipefail
 root=$(cd "${1:?usage: $0 REPO_ROOT [HEADER...]}" && pwd)
 shift
@@ -82,6 +83,12 @@ for h in "$@"; do
 		[ -n "$bad" ] && err "$b.md: row without proof: ${bad#E }"
 	done < <(printf '%s\n' "$out" | grep '^E ' || true)
 	proofs+=$(printf '%s\n' "$out" | awk '$1 == "P" { print $2, $3 }')$'\n'
+	# the index's row for this table gives its counts of rows and of rows "not checked"
+	nrows=$(rows_of "$t" | wc -l)
+	nnot=$(rows_of "$t" | grep -ci 'not checked' || true)
+	want="| \`<pktmem/$h>\` | [$b.md]($b.md) | $nrows | $nnot |"
+	grep -qxF -- "$want" "$docs/README.md" ||
+		err "README.md: the row of $b.md should read: $want"
 done
 
 # Each cited test file read once: the functions it defines and the ones it runs.
