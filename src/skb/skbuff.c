@@ -481,25 +481,21 @@ static void kfree_skbmem(struct sk_buff *skb)
 }
 
 /*
- * Is @e a plain head (of a head cache, not kmalloc) that its holder held
- * alone and that holds no frags or frag_list? Then head_release() would
- * only free the object: the count is set to zero and the caller frees it
- * (head_cache[e->ext_type], e->ext_buf). Sanitizer windows want the head
- * opened first, which ext_release() does: never plain there.
+ * Is @e, a head whose count the caller just read as 1 (it holds it alone,
+ * so the shared info is settled), a plain head: of a head cache (not
+ * kmalloc), no frags, no frag_list? Then head_release() would only free
+ * the object (head_cache[e->ext_type], e->ext_buf), and the caller may do
+ * so itself. Sanitizer windows want the head opened first, which
+ * ext_release() does: never plain there.
  */
-static inline __attribute__((always_inline)) bool head_take_plain(struct pktmem_ext *e)
+static inline __attribute__((always_inline)) bool head_is_plain(const struct pktmem_ext *e)
 {
-	/* The count first: only the sole holder may read the shared info as settled. */
-	if (PKTMEM_WINDOWS || e->ext_release != head_release || e->ext_type < 0 ||
-	    __atomic_load_n(&e->ext_refs, __ATOMIC_ACQUIRE) != 1)
+	if (PKTMEM_WINDOWS || e->ext_release != head_release || e->ext_type < 0)
 		return false;
 
 	const struct skb_shared_info *sh = (const struct skb_shared_info *)(e->ext_buf + e->ext_size);
 
-	if (sh->nr_frags || sh->frag_list)
-		return false;
-	__atomic_store_n(&e->ext_refs, 0, __ATOMIC_RELAXED);
-	return true;
+	return !sh->nr_frags && !sh->frag_list;
 }
 
 static inline __attribute__((always_inline)) void skb_release_all(struct sk_buff *skb)
@@ -512,19 +508,21 @@ static inline __attribute__((always_inline)) void skb_release_all(struct sk_buff
 	skb->head_ext = NULL;
 	if (unlikely(!e))
 		return;
-	if (likely(head_take_plain(e)))
-		kmem_cache_free(head_cache[e->ext_type], e->ext_buf);
-	else
-		ext_put_any_inline(e, NULL);
+	/* The count first: a clone's head (count 2) takes the shared path at once. */
+	if (likely(__atomic_load_n(&e->ext_refs, __ATOMIC_ACQUIRE) == 1)) {
+		__atomic_store_n(&e->ext_refs, 0, __ATOMIC_RELAXED);
+		if (likely(head_is_plain(e)))
+			kmem_cache_free(head_cache[e->ext_type], e->ext_buf);
+		else
+			ext_release(e, NULL);
+		return;
+	}
+	ext_put_any_inline(e, NULL);
 }
 
-/* Drop a users reference; true when it was the last. Diagnoses a free of a freed skb. */
-static bool skb_unref(struct sk_buff *skb, const char *func)
+/* skb_unref() of a count other than 1: shared, or freed already (diagnosed). */
+static __attribute__((noinline)) bool skb_unref_slow(struct sk_buff *skb, int users, const char *func)
 {
-	int users = __atomic_load_n(&skb->users, __ATOMIC_ACQUIRE);
-
-	if (likely(users == 1))
-		return true;
 	/* Debug mode fills a freed skb, users included: its record tells. */
 	if (unlikely(debug_on()) && debug_freed(skb, func, "skb"))
 		return false;
@@ -533,6 +531,16 @@ static bool skb_unref(struct sk_buff *skb, const char *func)
 		return false;
 	}
 	return __atomic_sub_fetch(&skb->users, 1, __ATOMIC_ACQ_REL) == 0;
+}
+
+/* Drop a users reference; true when it was the last. Diagnoses a free of a freed skb. */
+static inline __attribute__((always_inline)) bool skb_unref(struct sk_buff *skb, const char *func)
+{
+	int users = __atomic_load_n(&skb->users, __ATOMIC_ACQUIRE);
+
+	if (likely(users == 1))
+		return true;
+	return skb_unref_slow(skb, users, func);
 }
 
 /*
@@ -573,7 +581,7 @@ static inline __attribute__((always_inline)) bool skb_put_last(struct sk_buff *s
 	return true;
 }
 
-static void skb_free(struct sk_buff *skb, const char *func)
+static inline __attribute__((always_inline)) void skb_free(struct sk_buff *skb, const char *func)
 {
 	if (skb && skb_put_last(skb, func))
 		kfree_skbmem(skb);
@@ -654,7 +662,8 @@ static inline __attribute__((always_inline)) void skb_release_batched(struct sk_
 	skb->head_ext = NULL;
 	if (unlikely(!e))
 		return;
-	if (likely(b->fast_heads && head_take_plain(e))) {
+	if (likely(b->fast_heads && __atomic_load_n(&e->ext_refs, __ATOMIC_ACQUIRE) == 1 && head_is_plain(e))) {
+		__atomic_store_n(&e->ext_refs, 0, __ATOMIC_RELAXED);
 		if (unlikely(b->head_cls != e->ext_type || b->nhead == SKB_FREE_BULK)) {
 			if (b->nhead)
 				kmem_cache_free_bulk(head_cache[b->head_cls], b->nhead, b->heads);
