@@ -98,6 +98,9 @@ void debug_forget_cache(struct kmem_cache *c);
  * debug fill has overwritten.
  */
 bool debug_freed(const void *obj, const char *func, const char *what);
+/* The byte debug mode fills freed objects with, and an int of it. */
+#define DEBUG_FREE_BYTE 0x6b
+#define DEBUG_FREE_INT 0x6b6b6b6b
 
 /* ------------------------------------------------------------ atomic context */
 

@@ -681,6 +681,24 @@ static void count_destructor(struct sk_buff *skb)
 	destructor_runs++;
 }
 
+/*
+ * A users count equal to debug mode's fill (0x6b6b6b6b) outside debug mode
+ * is an ordinary count: kfree_skb drops it by one and frees nothing.
+ */
+static void test_users_like_debug_fill(void)
+{
+	struct sk_buff *skb = alloc_skb(64, GFP_KERNEL);
+	unsigned long diags = diag_seen;
+
+	CHECK(skb != NULL);
+	skb->users = 0x6b6b6b6b;
+	kfree_skb(skb);
+	CHECK_EQ(skb->users, 0x6b6b6b6a);
+	CHECK_EQ(diag_seen, diags);
+	skb->users = 1;
+	kfree_skb(skb);
+}
+
 static void test_destructor_and_double_free(void)
 {
 	struct sk_buff *skb = alloc_skb(10, GFP_KERNEL);
@@ -2123,6 +2141,7 @@ int main(void)
 	TEST(test_netdev_alloc);
 	TEST(test_build_skb);
 	TEST(test_free_and_users);
+	TEST(test_users_like_debug_fill);
 	TEST(test_destructor_and_double_free);
 	TEST(test_clone);
 	TEST(test_copy);

@@ -21,7 +21,7 @@
 
 #include "internal.h"
 
-#define FREE_BYTE 0x6b
+#define FREE_BYTE DEBUG_FREE_BYTE
 #define NBUCKETS (1u << 16)
 
 struct rec {

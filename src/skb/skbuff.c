@@ -484,8 +484,8 @@ static void kfree_skbmem(struct sk_buff *skb)
  * Is @e, a head whose count the caller just read as 1 (it holds it alone,
  * so the shared info is settled), a plain head: of a head cache (not
  * kmalloc), no frags, no frag_list? Then head_release() would only free
- * the object (head_cache[e->ext_type], e->ext_buf), and the caller may do
- * so itself. Sanitizer windows want the head opened first, which
+ * the object (head_cache[e->ext_type], e->ext_buf), and the batched free
+ * gathers it instead. Sanitizer windows want the head opened first, which
  * ext_release() does: never plain there.
  */
 static inline __attribute__((always_inline)) bool head_is_plain(const struct pktmem_ext *e)
@@ -498,39 +498,47 @@ static inline __attribute__((always_inline)) bool head_is_plain(const struct pkt
 	return !sh->nr_frags && !sh->frag_list;
 }
 
+/*
+ * The head goes through ext_put_any_inline() (a plain head's release is
+ * one indirect call away): a fast path for plain heads here made the
+ * freeing function larger and cost the clone paths more than it saved.
+ */
 static inline __attribute__((always_inline)) void skb_release_all(struct sk_buff *skb)
 {
 	if (skb->destructor)
 		skb->destructor(skb);
-
-	struct pktmem_ext *e = skb->head_ext;
-
+	if (likely(skb->head_ext))
+		ext_put_any_inline(skb->head_ext, NULL);
 	skb->head_ext = NULL;
-	if (unlikely(!e))
-		return;
-	/* The count first: a clone's head (count 2) takes the shared path at once. */
-	if (likely(__atomic_load_n(&e->ext_refs, __ATOMIC_ACQUIRE) == 1)) {
-		__atomic_store_n(&e->ext_refs, 0, __ATOMIC_RELAXED);
-		if (likely(head_is_plain(e)))
-			kmem_cache_free(head_cache[e->ext_type], e->ext_buf);
-		else
-			ext_release(e, NULL);
-		return;
-	}
-	ext_put_any_inline(e, NULL);
 }
 
 /* skb_unref() of a count other than 1: shared, or freed already (diagnosed). */
-static __attribute__((noinline)) bool skb_unref_slow(struct sk_buff *skb, int users, const char *func)
+static inline __attribute__((always_inline)) bool skb_unref_shared(struct sk_buff *skb, int users, const char *func)
 {
-	/* Debug mode fills a freed skb, users included: its record tells. */
-	if (unlikely(debug_on()) && debug_freed(skb, func, "skb"))
-		return false;
 	if (unlikely(users <= 0)) {
 		diag(func, "skb %p freed again (users %d, len %u)", (void *)skb, users, skb->len);
 		return false;
 	}
 	return __atomic_sub_fetch(&skb->users, 1, __ATOMIC_ACQ_REL) == 0;
+}
+
+static void skb_free_out_of_line(struct sk_buff *skb, const char *func);
+
+/*
+ * skb_unref() of a count that reads as debug mode's fill: in debug mode a
+ * freed skb, which its record tells (diagnosed with both sites); else an
+ * ordinary count, dropped here, and should it reach zero, the skb freed
+ * here too. Out of line and cold, and telling the caller only "not the
+ * last", so that the freeing paths keep their small frames.
+ */
+static __attribute__((noinline, cold)) void skb_unref_fill(struct sk_buff *skb, const char *func)
+{
+	if (debug_on() && debug_freed(skb, func, "skb"))
+		return;
+	if (__atomic_sub_fetch(&skb->users, 1, __ATOMIC_ACQ_REL) == 0) {
+		__atomic_store_n(&skb->users, 1, __ATOMIC_RELAXED); /* ours alone: free it as a count of 1 */
+		skb_free_out_of_line(skb, func);
+	}
 }
 
 /* Drop a users reference; true when it was the last. Diagnoses a free of a freed skb. */
@@ -540,7 +548,11 @@ static inline __attribute__((always_inline)) bool skb_unref(struct sk_buff *skb,
 
 	if (likely(users == 1))
 		return true;
-	return skb_unref_slow(skb, users, func);
+	if (unlikely(users == DEBUG_FREE_INT)) {
+		skb_unref_fill(skb, func);
+		return false;
+	}
+	return skb_unref_shared(skb, users, func);
 }
 
 /*
@@ -585,6 +597,11 @@ static inline __attribute__((always_inline)) void skb_free(struct sk_buff *skb, 
 {
 	if (skb && skb_put_last(skb, func))
 		kfree_skbmem(skb);
+}
+
+static __attribute__((noinline)) void skb_free_out_of_line(struct sk_buff *skb, const char *func)
+{
+	skb_free(skb, func);
 }
 
 void kfree_skb(struct sk_buff *skb)
