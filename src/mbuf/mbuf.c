@@ -298,8 +298,12 @@ struct mbuf *mbuf_copy_ext_packet(struct mbuf *m, int how)
 
 	if (unlikely(!h))
 		return NULL;
-	/* Every field written once: mbuf_init(), pkthdr_take() and the share in one. */
-	win_m_internal(h);
+	/*
+	 * Every field written once: mbuf_init(), pkthdr_take() and the share in
+	 * one. A fresh object is open whole (as after m_gethdr()), so no
+	 * window needs opening for the header.
+	 */
+	h->m_flags = m->m_flags & M_COPYFLAGS; /* M_EXT once the reference is taken */
 	h->m_next = NULL;
 	h->m_nextpkt = NULL;
 	h->m_owner = NULL;
@@ -309,9 +313,7 @@ struct mbuf *mbuf_copy_ext_packet(struct mbuf *m, int how)
 	h->m_pkthdr = m->m_pkthdr;
 	h->m_pkthdr.tags.slh_first = NULL;
 	h->m_pkthdr.len = m->m_len;
-	h->m_flags = m->m_flags & (M_COPYFLAGS | M_EXT | M_CLUSTER);
 	if (unlikely(m->m_pkthdr.tags.slh_first != NULL) && !mbuf_tag_copy_chain(h, m, how)) {
-		h->m_flags &= ~(M_EXT | M_CLUSTER); /* no reference taken yet */
 		h->m_data = h->m_pktdat;
 		h->m_len = 0;
 		m_free(h);
@@ -319,6 +321,7 @@ struct mbuf *mbuf_copy_ext_packet(struct mbuf *m, int how)
 	}
 	ext_get_inline(m->m_ext.ext_storage);
 	h->m_ext = m->m_ext;
+	h->m_flags |= m->m_flags & (M_EXT | M_CLUSTER);
 	h->m_data = m->m_data;
 	h->m_len = m->m_len;
 	return h;
