@@ -376,9 +376,17 @@ static void test_bad_double_free(void)
 	kfree_skb(list);
 	kfree_skb_bulk(&list, 1);
 	check_diag(seen + 1, "kfree_skb_bulk", "is freed already");
+	/* A freed member of a list: its ->next is the fill, so the walk stops there. */
+	struct sk_buff *head = alloc_skb(10, GFP_KERNEL), *gone = alloc_skb(10, GFP_KERNEL);
+
+	head->next = gone;
+	kfree_skb(gone);
+	kfree_skb_list(head);
+	check_diag(seen + 2, "kfree_skb_list", "skb in the list");
+	CHECK(strstr(diag_last_msg, "is freed already: freed at ") != NULL);
 	struct sk_buff *again = alloc_skb(10, GFP_KERNEL);
 
-	CHECK_EQ(diag_seen, seen + 2);
+	CHECK_EQ(diag_seen, seen + 3);
 	kfree_skb(again);
 	pktmem_debug_set(false);
 
