@@ -141,26 +141,15 @@ void pktmem_ext_put(struct pktmem_ext *e, void *owner)
 {
 	if (!e)
 		return;
-	/*
-	 * Acquire on the sole-holder load pairs with the release ordering of
-	 * other holders' decrements, so their last writes (none: shared data
-	 * is read-only) and reads happen before we free.
-	 */
-	int refs = __atomic_load_n(&e->ext_refs, __ATOMIC_ACQUIRE);
 
-	if (likely(refs == 1)) {
-		__atomic_store_n(&e->ext_refs, 0, __ATOMIC_RELAXED);
+	if (ext_unref(e))
 		ext_release(e, owner);
-		return;
-	}
-	if (unlikely(refs <= 0)) {
-		diag("pktmem_ext_put", "storage %p (buffer %p, %zu bytes) released again (reference count %d)",
-		     (void *)e, (void *)e->ext_buf, e->ext_size, refs);
-		return;
-	}
-	refs = __atomic_sub_fetch(&e->ext_refs, 1, __ATOMIC_ACQ_REL);
-	if (refs == 0)
-		ext_release(e, owner);
+}
+
+void ext_put_dead(struct pktmem_ext *e, int refs)
+{
+	diag("pktmem_ext_put", "storage %p (buffer %p, %zu bytes) released again (reference count %d)", (void *)e,
+	     (void *)e->ext_buf, e->ext_size, refs);
 }
 
 void pktmem_ext_set_readonly(struct pktmem_ext *e)

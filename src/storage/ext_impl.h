@@ -67,29 +67,42 @@ static inline struct pktmem_ext *ext_cluster_new(gfp_t gfp)
 	return ext_cluster_setup(buf, NUMA_NO_NODE);
 }
 
+/* A put found @e released already: diagnosed under pktmem_ext_put (ext.c). */
+void ext_put_dead(struct pktmem_ext *e, int refs);
+
+/*
+ * Drop one reference to @e; true when the caller held the last, and the
+ * storage is to be released. The sole holder's count of one cannot grow
+ * behind its back (see ext.c), so it is cleared without an atomic
+ * read-modify-write; the acquire load pairs with the release ordering of
+ * other holders' decrements, so their last reads happen before the
+ * release. A count already at or below zero is diagnosed and left alone.
+ */
+static inline bool ext_unref(struct pktmem_ext *e)
+{
+	int refs = __atomic_load_n(&e->ext_refs, __ATOMIC_ACQUIRE);
+
+	if (likely(refs == 1)) {
+		__atomic_store_n(&e->ext_refs, 0, __ATOMIC_RELAXED);
+		return true;
+	}
+	if (likely(refs > 1))
+		return __atomic_sub_fetch(&e->ext_refs, 1, __ATOMIC_ACQ_REL) == 0;
+	ext_put_dead(e, refs);
+	return false;
+}
+
 /*
  * pktmem_ext_put() with the drops of a plain cluster inline (the usual
- * storage of an mbuf): the sole holder frees it without an atomic
- * read-modify-write (a count of one cannot grow behind the holder's back,
- * see ext.c), a sharer decrements, as pktmem_ext_put() does. Every other
- * kind, and a bad count with its diagnostic, is pktmem_ext_put() itself.
+ * storage of an mbuf). Every other kind is pktmem_ext_put() itself.
  */
 static inline void ext_put_inline(struct pktmem_ext *e, void *owner)
 {
 	if (likely(e->ext_flags == PKTMEM_EXT_CLUSTER)) {
-		int refs = __atomic_load_n(&e->ext_refs, __ATOMIC_ACQUIRE);
-
-		if (likely(refs == 1)) {
-			__atomic_store_n(&e->ext_refs, 0, __ATOMIC_RELAXED);
-		} else if (likely(refs > 1)) {
-			if (__atomic_sub_fetch(&e->ext_refs, 1, __ATOMIC_ACQ_REL) != 0)
-				return;
-		} else {
-			pktmem_ext_put(e, owner);
-			return;
+		if (ext_unref(e)) {
+			win_ext_open(e); /* the cache sees it whole */
+			kmem_cache_free(ext_cluster_cache, e->ext_buf);
 		}
-		win_ext_open(e); /* the cache sees it whole */
-		kmem_cache_free(ext_cluster_cache, e->ext_buf);
 		return;
 	}
 	pktmem_ext_put(e, owner);
@@ -113,24 +126,11 @@ static inline void ext_get_inline(struct pktmem_ext *e)
 		ext_get_dead(e, old);
 }
 
-/*
- * pktmem_ext_put() of storage of any kind with its two usual cases inline:
- * the sole holder releases without an atomic read-modify-write, a sharer
- * decrements. A bad count goes to pktmem_ext_put() for its diagnostic.
- */
+/* pktmem_ext_put() of storage of any kind, inline. */
 static inline void ext_put_any_inline(struct pktmem_ext *e, void *owner)
 {
-	int refs = __atomic_load_n(&e->ext_refs, __ATOMIC_ACQUIRE);
-
-	if (likely(refs == 1)) {
-		__atomic_store_n(&e->ext_refs, 0, __ATOMIC_RELAXED);
+	if (ext_unref(e))
 		ext_release(e, owner);
-	} else if (likely(refs > 1)) {
-		if (__atomic_sub_fetch(&e->ext_refs, 1, __ATOMIC_ACQ_REL) == 0)
-			ext_release(e, owner);
-	} else {
-		pktmem_ext_put(e, owner);
-	}
 }
 
 /* Free a page run and its descriptor, or a view and its reference (page.c). */
