@@ -164,6 +164,23 @@ static uint64_t pk_mbuf_single(void *ctx, uint64_t iters)
 	return now_ns() - t0;
 }
 
+/* FreeBSD's one-call packet buffer: m_getcl (over the bulk path) + m_freem. */
+static uint64_t pk_mgetcl_single(void *ctx, uint64_t iters)
+{
+	uint64_t t0 = now_ns();
+
+	(void)ctx;
+	for (uint64_t i = 0; i < iters; i++) {
+		struct mbuf *m = m_getcl(M_DONTWAIT, MT_DATA, M_PKTHDR);
+
+		if (__builtin_expect(!m || !(m->m_flags & M_EXT), 0))
+			die("m_getcl", "pktmem");
+		touch(mtod(m, void *), i);
+		m_freem(m);
+	}
+	return now_ns() - t0;
+}
+
 static uint64_t pk_mget_single(void *ctx, uint64_t iters)
 {
 	uint64_t t0 = now_ns();
@@ -919,6 +936,8 @@ void ops_pktmem_register(void)
 		{ "pk.mbuf_burst32", "32x(m_gethdr+MCLGET) into an array, write, 32x m_freem", pk_mbuf_burst, NULL,
 		  BURST, false, pk_check },
 		{ "pk.mbuf_bulk32", "m_getcl_bulk 32, write, m_freem_bulk 32", pk_mbuf_bulk, NULL, BURST, false,
+		  pk_check },
+		{ "pk.mgetcl_single", "m_getcl(M_PKTHDR)+write+m_freem", pk_mgetcl_single, NULL, 1, false,
 		  pk_check },
 		{ "pk.mget_single", "m_get+write+m_free (no cluster)", pk_mget_single, NULL, 1, false, pk_check },
 		{ "pk.skb_single", "alloc_skb(1500)+write+kfree_skb", pk_skb_single, NULL, 1, false, pk_check },

@@ -17,6 +17,8 @@ const struct row rows[] = {
 	  "dp.mbuf_single", LE, 0.8 },
 	{ "DPDK", "packet buffer alloc+free, one at a time: alloc_skb(1500)+kfree_skb", "pk.skb_single",
 	  "dp.mbuf_single", LE, 0.8 },
+	{ "DPDK", "packet buffer alloc+free, one at a time, one call: m_getcl+m_freem", "pk.mgetcl_single",
+	  "dp.mbuf_single", INFO, 0 },
 	{ "DPDK", "packet buffers, bursts of 32: m_getcl_bulk 32, m_freem_bulk 32 (vs alloc_bulk/free_bulk)",
 	  "pk.mbuf_bulk32", "dp.mbuf_bulk32", LE, 1.0 },
 	{ "DPDK", "packet buffers, bursts of 32: 32x(m_gethdr+MCLGET), 32x m_freem (vs alloc_bulk/free_bulk)",

@@ -229,7 +229,7 @@ PKTMEM_API void m_freem(struct mbuf *m);
 PKTMEM_API int m_getcl_bulk(struct mbuf **mv, int n, int how, int type, int flags);
 
 /*
- * m_getcl() - one such mbuf (FreeBSD's m_getcl): m_getcl_bulk() of one,
+ * m_getcl() - one such mbuf (FreeBSD's m_getcl): what m_getcl_bulk() does for one,
  * NULL on failure, diagnosed under its own name.
  */
 PKTMEM_API struct mbuf *m_getcl(int how, int type, int flags);
