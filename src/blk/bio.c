@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "blk_impl.h"
+#include "mem/slab_impl.h"
 
 /* ------------------------------------------------------------ vector caches */
 
@@ -237,20 +238,60 @@ static void bio_free(struct bio *bio)
 	mempool_free((char *)bio - bs->front_pad, &bs->bio_pool);
 }
 
-void bio_put(struct bio *bio)
+/*
+ * bio_put() read @cnt, no count of a live bio: at or below zero (put more
+ * often than got: the drop is made and diagnosed, as always), or at least
+ * debug mode's fill, when the record of the bio's object (which begins
+ * with the set's front pad) decides: freed, the put is diagnosed with both
+ * sites and the bio left as it is; otherwise @cnt is an ordinary count,
+ * dropped, and the bio freed if that was the last.
+ */
+static __attribute__((noinline, cold)) void bio_put_odd(struct bio *bio, int cnt)
 {
 	int left;
 
+	if (cnt == DEBUG_FREE_INT && debug_on()) {
+		const void *obj = slab_obj_start(bio);
+		char what[64];
+
+		if (obj == (const void *)bio)
+			snprintf(what, sizeof(what), "bio");
+		else
+			snprintf(what, sizeof(what), "bio %p in object", (void *)bio);
+		if (obj && debug_freed(obj, "bio_put", what))
+			return;
+	}
+	left = __atomic_sub_fetch(&bio->__bi_cnt, 1, __ATOMIC_ACQ_REL);
+	if (unlikely(left < 0))
+		diag("bio_put", "bio %p put more often than it was got (count %d)", (void *)bio, left);
+	else if (left == 0)
+		bio_free(bio);
+}
+
+/*
+ * A holder that reads a count of one is the only one, and nobody can take
+ * a reference behind its back (bio_get() needs one held), so the last put
+ * of an unshared bio is a load and a store, no atomic read-modify-write;
+ * the acquire load pairs with the release of other holders' drops. Shared
+ * counts are dropped atomically; anything else (a count at or below zero,
+ * or debug mode's fill in a freed bio) goes out of line.
+ */
+void bio_put(struct bio *bio)
+{
+	int cnt;
+
 	if (!bio)
 		return;
-	left = __atomic_sub_fetch(&bio->__bi_cnt, 1, __ATOMIC_ACQ_REL);
-	if (likely(left > 0))
-		return;
-	if (unlikely(left < 0)) {
-		diag("bio_put", "bio %p put more often than it was got (count %d)", (void *)bio, left);
-		return;
+	cnt = __atomic_load_n(&bio->__bi_cnt, __ATOMIC_ACQUIRE);
+	if (likely(cnt == 1)) {
+		__atomic_store_n(&bio->__bi_cnt, 0, __ATOMIC_RELAXED);
+		bio_free(bio);
+	} else if (likely((unsigned int)cnt - 2 < (unsigned int)DEBUG_FREE_INT - 2)) {
+		if (__atomic_sub_fetch(&bio->__bi_cnt, 1, __ATOMIC_ACQ_REL) == 0)
+			bio_free(bio);
+	} else {
+		bio_put_odd(bio, cnt);
 	}
-	bio_free(bio);
 }
 
 /* ------------------------------------------------------------ vectors */

@@ -834,6 +834,20 @@ static __attribute__((noinline, cold)) void obj_bad(struct kmem_cache *c, const 
 		     span_valid(s) ? (s->cache ? s->cache->name : "a kmalloc block") : "no pktmem cache");
 }
 
+void *slab_obj_start(const void *p)
+{
+	const struct span *s = span_of(p);
+
+	/* A kmalloc() large block (no cache) is unmapped when freed: no record to ask. */
+	if (!span_valid(s) || !s->cache || (uintptr_t)p < s->first)
+		return NULL;
+
+	const struct kmem_cache *c = s->cache;
+	uint64_t idx = ((uintptr_t)p - s->first) / c->stride;
+
+	return idx <= c->max_idx ? (void *)(s->first + idx * c->stride) : NULL;
+}
+
 /*
  * The start of the span that would hold @obj, if the arena recorded one
  * for @obj's 2 MiB of the 47-bit address space (say so in *@found). The

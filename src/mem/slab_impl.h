@@ -68,6 +68,15 @@ unsigned long cache_flags(const struct kmem_cache *c);
 /* Is @p the start of an object of @c (without diagnosing)? */
 bool kmem_cache_owns(struct kmem_cache *c, const void *p);
 
+/*
+ * The start of the cache object that contains @p (which may point inside
+ * it), or NULL when @p is in no cache's span. Not checked against the
+ * object's state: for debug mode, whose records are keyed by that start.
+ * A large object's bytes past the first SPAN_SIZE of its mapping are not
+ * found.
+ */
+void *slab_obj_start(const void *p);
+
 /* Is @p the start of a kmalloc() block (any size class or a large block)? */
 bool kmalloc_owns(const void *p);
 

@@ -18,9 +18,11 @@
  * atomic decrement: the common unshared free costs one load.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "ext_impl.h"
+#include "mem/slab_impl.h"
 #include "window.h"
 
 #define EXT_HDR_ALIGN 16
@@ -139,10 +141,28 @@ void ext_release(struct pktmem_ext *e, void *owner)
 
 void pktmem_ext_put(struct pktmem_ext *e, void *owner)
 {
-	if (!e)
-		return;
+	ext_put_named(e, owner, "pktmem_ext_put");
+}
 
-	if (ext_unref(e))
+void ext_put_odd(struct pktmem_ext *e, void *owner, int refs, const char *func)
+{
+	if (refs <= 0) {
+		ext_put_dead(e, refs);
+		return;
+	}
+	if (refs == DEBUG_FREE_INT && debug_on()) {
+		/* The header may sit inside its object (a cluster's after the data). */
+		const void *obj = slab_obj_start(e);
+		char what[64];
+
+		if (obj == (const void *)e)
+			snprintf(what, sizeof(what), "storage");
+		else
+			snprintf(what, sizeof(what), "storage %p in object", (void *)e);
+		if (obj && debug_freed(obj, func, what))
+			return;
+	}
+	if (__atomic_sub_fetch(&e->ext_refs, 1, __ATOMIC_ACQ_REL) == 0)
 		ext_release(e, owner);
 }
 

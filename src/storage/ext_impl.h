@@ -67,6 +67,9 @@ static inline struct pktmem_ext *ext_cluster_new(gfp_t gfp)
 	return ext_cluster_setup(buf, NUMA_NO_NODE);
 }
 
+/* The last reference is gone: free the storage by its kind (ext.c). */
+void ext_release(struct pktmem_ext *e, void *owner);
+
 /* A put found @e released already: diagnosed under pktmem_ext_put (ext.c). */
 void ext_put_dead(struct pktmem_ext *e, int refs);
 
@@ -77,6 +80,9 @@ void ext_put_dead(struct pktmem_ext *e, int refs);
  * read-modify-write; the acquire load pairs with the release ordering of
  * other holders' decrements, so their last reads happen before the
  * release. A count already at or below zero is diagnosed and left alone.
+ * Debug mode's fill in a freed header (0x6b6b6b6b) reads as a shared
+ * count here: the inline drops keep their single compare, and
+ * ext_put_named() below is the put that tells the two apart.
  */
 static inline bool ext_unref(struct pktmem_ext *e)
 {
@@ -93,8 +99,46 @@ static inline bool ext_unref(struct pktmem_ext *e)
 }
 
 /*
+ * A put of @e read @refs, which is no count of a live shared header: at or
+ * below zero (released again: diagnosed under pktmem_ext_put), or at least
+ * debug mode's fill. Then, in debug mode, the record of the object holding
+ * the header decides: freed, the put is diagnosed under @func with both
+ * sites and the header left as it is; otherwise @refs is a count like any
+ * other, dropped, and the storage released if that was the last (ext.c).
+ */
+void ext_put_odd(struct pktmem_ext *e, void *owner, int refs, const char *func) __attribute__((cold));
+
+/*
+ * pktmem_ext_put() under the name of the public function @func, for the
+ * out-of-line puts (pktmem_ext_put(), put_page()). Unlike ext_unref() it
+ * tells a header freed in debug mode (its count reads as the fill,
+ * 0x6b6b6b6b) from a live one: the sole holder's path is the same, and the
+ * shared one tests a range instead of a sign before its atomic. Everything
+ * odd goes out of line, which releases the storage itself, so the paths
+ * here end in tail calls. @func is only read there.
+ */
+static inline void ext_put_named(struct pktmem_ext *e, void *owner, const char *func)
+{
+	if (!e)
+		return;
+
+	int refs = __atomic_load_n(&e->ext_refs, __ATOMIC_ACQUIRE);
+
+	if (likely(refs == 1)) {
+		__atomic_store_n(&e->ext_refs, 0, __ATOMIC_RELAXED);
+		ext_release(e, owner);
+	} else if (likely((unsigned int)refs - 2 < (unsigned int)DEBUG_FREE_INT - 2)) {
+		if (__atomic_sub_fetch(&e->ext_refs, 1, __ATOMIC_ACQ_REL) == 0)
+			ext_release(e, owner);
+	} else {
+		ext_put_odd(e, owner, refs, func);
+	}
+}
+
+/*
  * pktmem_ext_put() with the drops of a plain cluster inline (the usual
- * storage of an mbuf). Every other kind is pktmem_ext_put() itself.
+ * storage of an mbuf). Every other kind is pktmem_ext_put() itself, and so
+ * is a header freed in debug mode: its flags read as the fill.
  */
 static inline void ext_put_inline(struct pktmem_ext *e, void *owner)
 {
@@ -108,8 +152,6 @@ static inline void ext_put_inline(struct pktmem_ext *e, void *owner)
 	pktmem_ext_put(e, owner);
 }
 
-/* The last reference is gone: free the storage by its kind (ext.c). */
-void ext_release(struct pktmem_ext *e, void *owner);
 /* pktmem_ext_get() found a released header: undo and diagnose (ext.c). */
 void ext_get_dead(struct pktmem_ext *e, int old);
 

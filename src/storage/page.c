@@ -115,7 +115,7 @@ void page_release(struct page *pg)
 
 void put_page(struct page *pg)
 {
-	pktmem_ext_put(pg ? &pg->ext : NULL, NULL);
+	ext_put_named(pg ? &pg->ext : NULL, NULL, "put_page");
 }
 
 void get_page(struct page *pg)
@@ -138,6 +138,9 @@ void __free_pages(struct page *pg, unsigned int order)
 		return;
 	}
 	if (unlikely(order != pg->order)) {
+		/* In debug mode a freed descriptor's order reads as the fill: say so. */
+		if (pg->order == (unsigned int)DEBUG_FREE_INT && debug_on() && debug_freed(pg, "__free_pages", "page"))
+			return;
 		diag("__free_pages", "page %p has order %u, freed as order %u", (void *)pg, pg->order, order);
 		return;
 	}
