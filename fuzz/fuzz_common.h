@@ -119,16 +119,32 @@ static inline int first_difference(const unsigned char *a, const unsigned char *
 
 /* ------------------------------------------------------------ data bytes */
 
-static uint64_t fz_rng;
+static uint64_t fz_rng;       /* the data bytes */
+static uint64_t fz_check_rng; /* check_rn() */
 
-static inline uint64_t fz_rnd(void)
+static inline uint64_t fz_xorshift(uint64_t *state)
 {
-	uint64_t x = fz_rng; /* xorshift64 */
+	uint64_t x = *state; /* xorshift64 */
 
 	x ^= x << 13;
 	x ^= x >> 7;
 	x ^= x << 17;
-	return fz_rng = x;
+	return *state = x;
+}
+
+static inline uint64_t fz_rnd(void)
+{
+	return fz_xorshift(&fz_rng);
+}
+
+/*
+ * A choice that varies only a check, never what runs (tests/mbuf_model.h):
+ * from a PRNG of its own, seeded by the input like the data bytes, so that
+ * it reads no input byte and draws no data byte: an input keeps its meaning.
+ */
+static inline int check_rn(int n)
+{
+	return n > 0 ? (int)(fz_xorshift(&fz_check_rng) % (uint64_t)n) : 0;
 }
 
 static inline void fill_random(unsigned char *p, int n)
@@ -158,42 +174,60 @@ static long oplog_total;
 
 /*
  * With PKTMEM_FUZZ_STATS set, the replay driver (or a libFuzzer run) prints
- * at exit how often each noted call ran and how often a fault step failed
- * an allocation: a quiet run is visibly not an idle one.
+ * at exit how often each noted call ran, how often each failure contract or
+ * rare path the model counts was seen, and how often a fault step failed an
+ * allocation: a quiet run is visibly not an idle one.
  */
+#define FZ_STATS_ROWS 128
 static struct {
-	char name[40];
+	char name[56];
 	unsigned long n, faulted;
-} fz_stats[96];
+} fz_stats[FZ_STATS_ROWS];
 static int fz_stats_on = -1;
 
 static inline void fz_stats_print(void)
 {
-	fprintf(stderr, "%-40s %10s %10s\n", "call (as noted)", "steps", "faulted");
-	for (int i = 0; i < 96 && fz_stats[i].name[0]; i++)
-		fprintf(stderr, "%-40s %10lu %10lu\n", fz_stats[i].name, fz_stats[i].n, fz_stats[i].faulted);
+	fprintf(stderr, "%-55s %10s %10s\n", "call (as noted) or path (as counted)", "steps", "faulted");
+	for (int i = 0; i < FZ_STATS_ROWS && fz_stats[i].name[0]; i++)
+		fprintf(stderr, "%-55s %10lu %10lu\n", fz_stats[i].name, fz_stats[i].n, fz_stats[i].faulted);
 }
 
-static inline void fz_stats_count(const char *line, bool faulted)
+/* One more of @name's first @k characters (cut to fit). */
+static inline void fz_stats_add(const char *name, size_t k, bool faulted)
 {
-	char name[40];
-	size_t k = 0;
+	char key[sizeof(fz_stats[0].name)];
 
-	while (*line == ' ')
-		line++;
-	while (k < sizeof(name) - 1 && line[k] && line[k] != '(' && line[k] != ' ')
-		k++;
-	memcpy(name, line, k);
-	name[k] = 0;
-	for (int i = 0; i < 96; i++) {
+	k = k < sizeof(key) - 1 ? k : sizeof(key) - 1;
+	memcpy(key, name, k);
+	key[k] = 0;
+	for (int i = 0; i < FZ_STATS_ROWS; i++) {
 		if (!fz_stats[i].name[0])
-			memcpy(fz_stats[i].name, name, k + 1);
-		if (!strcmp(fz_stats[i].name, name)) {
+			memcpy(fz_stats[i].name, key, k + 1);
+		if (!strcmp(fz_stats[i].name, key)) {
 			fz_stats[i].n++;
 			fz_stats[i].faulted += faulted;
 			return;
 		}
 	}
+}
+
+/* A log line counts as its call: its first word. */
+static inline void fz_stats_count(const char *line, bool faulted)
+{
+	size_t k = 0;
+
+	while (*line == ' ')
+		line++;
+	while (line[k] && line[k] != '(' && line[k] != ' ')
+		k++;
+	fz_stats_add(line, k, faulted);
+}
+
+/* A failure contract or rare path seen (tests/mbuf_model.h). */
+static inline void count(const char *what)
+{
+	if (fz_stats_on > 0)
+		fz_stats_add(what, strlen(what), false);
 }
 
 static inline void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -222,13 +256,14 @@ static inline void fz_print_log(void)
 		fprintf(stderr, "    %s\n", oplog[i % FZ_LOG_LINES]);
 }
 
-static inline void failf(int line, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
-static inline void failf(int line, const char *fmt, ...)
+static inline void failf(const char *file, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4), noreturn));
+static inline void failf(const char *file, int line, const char *fmt, ...)
 {
 	va_list ap;
 
 	pktmem_fault_off();
-	fprintf(stderr, "\nFUZZ MISMATCH (%s:%d) at step %ld: ", __FILE__, line, run.step);
+	fprintf(stderr, "\nFUZZ MISMATCH (%s:%d) at step %ld: ", file, line, run.step);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
@@ -237,7 +272,7 @@ static inline void failf(int line, const char *fmt, ...)
 	abort();
 }
 
-#define FAIL(...) failf(__LINE__, __VA_ARGS__)
+#define FAIL(...) failf(__FILE__, __LINE__, __VA_ARGS__)
 #define EXPECT(cond, ...)                  \
 	do {                               \
 		if (!(cond))               \
@@ -275,67 +310,6 @@ static inline bool disarm(void)
 	if (hit && fz_stats_on > 0)
 		fz_stats_count("allocation-failed-on-purpose", true);
 	return hit;
-}
-
-/* ------------------------------------------------------------ MEXTADD buffers */
-
-/* One record per MEXTADD buffer of the current input. */
-struct ext_rec {
-	void *buf;
-	size_t size;
-	int calls;     /* free routine calls */
-	bool attached; /* MEXTADD succeeded: the routine must run exactly once */
-};
-
-static struct ext_rec *ext_recs;
-static size_t ext_nrecs, ext_cap;
-static long ext_attached, ext_released;
-
-static inline void ext_free_routine(struct mbuf *m, void *buf, size_t size, void *arg)
-{
-	size_t i = (size_t)(uintptr_t)arg;
-
-	(void)m;
-	EXPECT(i < ext_nrecs, "MEXTADD free routine: unknown argument %zu", i);
-
-	struct ext_rec *r = &ext_recs[i];
-
-	r->calls++;
-	EXPECT(r->attached, "MEXTADD free routine called for buffer #%zu that was never attached", i);
-	EXPECT(r->calls == 1, "MEXTADD free routine called %d times for buffer #%zu", r->calls, i);
-	EXPECT(buf == r->buf && size == r->size,
-	       "MEXTADD free routine for #%zu: buffer %p size %zu, attached %p size %zu", i, buf, size, r->buf,
-	       r->size);
-	ext_released++;
-	free(buf);
-}
-
-/* Attach a new malloc'd buffer of @size bytes to @m with MEXTADD; false (nothing attached) on failure. */
-static inline bool attach_extadd(struct mbuf *m, size_t size)
-{
-	void *buf = malloc(size);
-
-	if (!buf)
-		abort();
-	if (ext_nrecs == ext_cap) {
-		ext_cap = ext_cap ? 2 * ext_cap : 256;
-		ext_recs = realloc(ext_recs, ext_cap * sizeof(*ext_recs));
-		if (!ext_recs)
-			abort();
-	}
-	size_t i = ext_nrecs++;
-
-	ext_recs[i] = (struct ext_rec){ .buf = buf, .size = size };
-	MEXTADD(m, buf, (int)size, 0, ext_free_routine, (void *)(uintptr_t)i);
-	if (!(m->m_flags & M_EXT)) {
-		free(buf); /* the contract: the buffer stays ours, the routine never runs */
-		return false;
-	}
-	ext_recs[i].attached = true;
-	ext_attached++;
-	EXPECT(m->m_ext.ext_buf == buf && m->m_ext.ext_size == size, "MEXTADD: m_ext describes %p/%zu, not %p/%zu",
-	       (void *)m->m_ext.ext_buf, m->m_ext.ext_size, buf, size);
-	return true;
 }
 
 /* ------------------------------------------------------------ accounting */
@@ -485,11 +459,10 @@ static inline void fz_begin(const uint8_t *data, size_t size)
 	for (size_t i = 0; i < size; i++)
 		h = (h ^ data[i]) * 0x100000001b3ULL;
 	fz_rng = h | 1;
+	fz_check_rng = (h * 0x9E3779B97F4A7C15ULL) | 1;
 	oplog_total = 0;
 	run.step = 0;
 	run.fault_k = 0;
-	ext_nrecs = 0;
-	ext_attached = ext_released = 0;
 	run.inputs_total++;
 }
 
@@ -514,7 +487,7 @@ static inline void fz_step_end(void)
 	run.steps_total++;
 }
 
-/* After everything was freed: every cache as before the input, each MEXTADD routine run once. */
+/* After everything was freed: every cache as before the input (MEXTADD buffers: mext_check_all_released). */
 static inline void fz_end(void)
 {
 	pktmem_fault_off();
@@ -528,11 +501,6 @@ static inline void fz_end(void)
 	       cache_in_use(pktmem_skbuff_fclone_cache()));
 	EXPECT(all_in_use() == fz_baseline, "after the input: %llu objects in use in all caches, %llu before",
 	       all_in_use(), fz_baseline);
-	EXPECT(ext_attached == ext_released, "after the input: %ld MEXTADD buffers not released",
-	       ext_attached - ext_released);
-	for (size_t i = 0; i < ext_nrecs; i++)
-		EXPECT(ext_recs[i].calls == (ext_recs[i].attached ? 1 : 0),
-		       "MEXTADD buffer #%zu: free routine ran %d times", i, ext_recs[i].calls);
 }
 
 #endif /* PKTMEM_FUZZ_COMMON_H */

@@ -13,11 +13,13 @@
  * chain is checked against its model and every shared area's reference
  * count against its holders; after the input, every cache is empty again.
  */
-#include "mbuf_model.h"
+#include "fuzz_common.h"
+#include "../tests/mbuf_model.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	fz_begin(data, size);
+	mext_reset();
 	while (fz_more() && run.step < FZ_MAX_STEPS) {
 		int op = fz_step_begin(NR_MBUF_OPS);
 
@@ -28,19 +30,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		long users;
 
 		rc_reset();
-		mbuf_hold_refs(&mbufs);
+		mbuf_hold_refs(rc_hold, &mbufs);
 		rc_verify(&clusters, &users);
-		EXPECT(cache_in_use(pktmem_mbuf_cache()) == mbufs, "mbuf cache: %llu in use, the chains hold %llu",
-		       cache_in_use(pktmem_mbuf_cache()), mbufs);
-		EXPECT(cache_in_use(pktmem_cluster_cache()) == clusters,
-		       "cluster cache: %llu in use, the chains hold %llu", cache_in_use(pktmem_cluster_cache()),
-		       clusters);
-		EXPECT(ext_attached - ext_released == users, "MEXTADD buffers: %ld attached - %ld released, %ld live",
-		       ext_attached, ext_released, users);
+		mbuf_check_caches(mbufs, clusters, users);
 		mbuf_age_copies();
 		fz_step_end();
 	}
 	mbuf_free_all();
+	mext_check_all_released();
 	fz_end();
 	return 0;
 }

@@ -49,7 +49,7 @@ make() {
 	done
 }
 
-# The operation counts of mbuf_model.h (NR_MBUF_OPS), skb_model.h
+# The operation counts of tests/mbuf_model.h (NR_MBUF_OPS), skb_model.h
 # (NR_SKB_OPS) and fuzz_convert.c (32 world choices).
 make mbuf 13
 make skb 18

@@ -1,30 +1,69 @@
 /*
- * The mbuf half of the fuzz targets: a packet and up to MB_COPIES second
- * holders (m_copym, m_copypacket, m_dup copies, or chains made by a
- * conversion), each beside a byte array that says what it must hold, and
- * the operations of <pktmem/mbuf.h> applied to both. The checks and the
- * model follow tests/test_mbuf_diff.c; here every choice comes from the
- * fuzzer's input and a mismatch aborts.
+ * The byte-array model of an mbuf chain: a packet and up to MB_COPIES
+ * second holders (m_copym, m_copypacket, m_dup copies, or chains made by a
+ * conversion), each beside a byte array that says what it must hold; the
+ * operations of <pktmem/mbuf.h> applied to both; and the comparison of a
+ * chain with its model (structure, length, packet tag, bytes walked
+ * directly and through m_copydata). One model for two drivers:
  *
- * Included by fuzz_mbuf.c and fuzz_convert.c.
+ *   tests/test_mbuf_diff.c      choices from a seeded PRNG, fixed seeds
+ *   fuzz/fuzz_mbuf.c,
+ *   fuzz/fuzz_convert.c         choices read from the fuzzer's input
+ *
+ * The includer defines, before including this file:
+ *
+ *   int rn(int n), bool one_in(int n)
+ *       a choice in [0, n) that steers what runs (offsets, lengths, wait
+ *       flags, which operation); the fuzzer reads it from the input, so
+ *       the order and number of these calls is the input format
+ *   int check_rn(int n)
+ *       a choice in [0, n) that only varies a check or a value nothing
+ *       reads back (the range of an extra m_copydata, MEXTADD's type); the
+ *       fuzzer takes it from a PRNG of its own, which reads no input byte
+ *   void fill_random(unsigned char *p, int n)     the bytes written
+ *   int imin(int a, int b)
+ *   int first_difference(const unsigned char *a, const unsigned char *b, int n)
+ *   void note(const char *fmt, ...)               a line of the operation log
+ *   FAIL(fmt, ...), EXPECT(cond, fmt, ...)        a mismatch; FAIL does not
+ *       return (the fuzzer aborts, the test jumps back to its seed loop)
+ *   void arm(void), bool disarm(void)             fault injection around one
+ *       library call; disarm() says whether an allocation was made to fail
+ *   void count(const char *what)                  a failure contract or a rare
+ *       path was seen (coverage; @what is a string literal)
+ *
+ * Because a FAIL does not return, a holder is brought up to date with what
+ * the library did before the checks that follow a call, so that whatever
+ * a failure leaves behind can still be freed.
+ *
+ * Only static functions and data: one includer per program.
  */
-#ifndef PKTMEM_FUZZ_MBUF_MODEL_H
-#define PKTMEM_FUZZ_MBUF_MODEL_H
+#ifndef PKTMEM_TESTS_MBUF_MODEL_H
+#define PKTMEM_TESTS_MBUF_MODEL_H
 
-#include "fuzz_common.h"
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-#define MB_MAX_LEN   12288 /* the model's capacity */
-#define MB_GROW_LIMIT 9000 /* above this, operations that would grow shrink instead */
-#define MB_COPIES    4     /* second holders alive at once */
-#define MB_TAG_TYPE  0x4d44
-#define MB_TAG_LEN   8
+#include <pktmem/ext.h>
+#include <pktmem/mbuf.h>
+#include <pktmem/pktmem.h>
+
+#define MB_MAX_LEN    12288  /* the model's capacity */
+#define MB_GROW_LIMIT 9000   /* above this, operations that would grow shrink instead */
+#define MB_COPIES     4      /* second holders alive at once */
+#define MB_TAG_TYPE   0x4d44 /* the packet tag a third of the packets carry */
+#define MB_TAG_LEN    8
 
 /* A chain and the bytes it must hold. */
 struct mholder {
 	struct mbuf *m;
 	int len;
-	bool hdr;   /* its head carries the packet header */
-	int ttl;    /* copies: steps left to live */
+	bool hdr;    /* its head carries the packet header */
+	int ttl;     /* copies: steps left to live */
 	const char *made_by;
 	bool tagged; /* carries an MB_TAG_TYPE tag holding tag[] */
 	unsigned char tag[MB_TAG_LEN];
@@ -35,6 +74,8 @@ static struct mholder pkt;
 static struct mholder copies[MB_COPIES];
 static unsigned char mscratch[MB_MAX_LEN + 16];
 static int saved_protohdr = -1;
+/* m_split's tail until m_cat takes it back: freed by mbuf_free_all if a check fails in between. */
+static struct mbuf *split_tail;
 
 static inline int random_how(void)
 {
@@ -44,6 +85,107 @@ static inline int random_how(void)
 static inline const char *how_name(int how)
 {
 	return how == M_WAIT ? "M_WAIT" : "M_DONTWAIT";
+}
+
+/* ------------------------------------------------------------ MEXTADD buffers */
+
+/* One record per MEXTADD buffer, kept until mext_reset() to check its free count. */
+struct ext_rec {
+	void *buf;
+	size_t size;
+	int calls;     /* free routine calls */
+	bool attached; /* MEXTADD succeeded: the routine must run exactly once */
+};
+
+static struct ext_rec *ext_recs;
+static size_t ext_nrecs, ext_cap;
+static long ext_attached, ext_released;
+static char ext_trouble[200]; /* the first wrong call of the free routine ("" while none) */
+
+/*
+ * The library calls this from inside m_freem and friends, where a report
+ * that does not return (the test's jump back to its seed loop) would leave
+ * the library mid-call: so it records what is wrong, releases nothing it
+ * should not, and mext_check() reports it after the library call.
+ */
+static inline void ext_free_routine(struct mbuf *m, void *buf, size_t size, void *arg)
+{
+	size_t i = (size_t)(uintptr_t)arg;
+	struct ext_rec *r = i < ext_nrecs ? &ext_recs[i] : NULL;
+
+	(void)m;
+	if (r && ++r->calls == 1 && r->attached && buf == r->buf && size == r->size) {
+		ext_released++;
+		free(buf);
+		return;
+	}
+	if (ext_trouble[0])
+		return; /* the first trouble is the one reported */
+	if (!r)
+		snprintf(ext_trouble, sizeof(ext_trouble), "called with an unknown argument %zu", i);
+	else if (!r->attached)
+		snprintf(ext_trouble, sizeof(ext_trouble), "called for buffer #%zu that was never attached", i);
+	else if (r->calls != 1)
+		snprintf(ext_trouble, sizeof(ext_trouble), "called %d times for buffer #%zu", r->calls, i);
+	else
+		snprintf(ext_trouble, sizeof(ext_trouble), "for #%zu: buffer %p size %zu, attached %p size %zu", i,
+			 buf, size, r->buf, r->size);
+}
+
+/* Report a wrong call of the MEXTADD free routine, if there was one. */
+static inline void mext_check(void)
+{
+	EXPECT(!ext_trouble[0], "MEXTADD free routine %s", ext_trouble);
+}
+
+/* Attach a new malloc'd buffer of @size bytes to @m with MEXTADD; false (nothing attached) on failure. */
+static inline bool attach_extadd(struct mbuf *m, size_t size)
+{
+	void *buf = malloc(size);
+	int type = check_rn(3);
+
+	if (!buf)
+		abort();
+	if (ext_nrecs == ext_cap) {
+		ext_cap = ext_cap ? 2 * ext_cap : 1024;
+		ext_recs = realloc(ext_recs, ext_cap * sizeof(*ext_recs));
+		if (!ext_recs)
+			abort();
+	}
+	size_t i = ext_nrecs++;
+
+	ext_recs[i] = (struct ext_rec){ .buf = buf, .size = size };
+	MEXTADD(m, buf, (int)size, type, ext_free_routine, (void *)(uintptr_t)i);
+	if (!(m->m_flags & M_EXT)) {
+		free(buf); /* the contract: the buffer stays ours, the routine never runs */
+		return false;
+	}
+	ext_recs[i].attached = true;
+	ext_attached++;
+	EXPECT(m->m_ext.ext_buf == buf && m->m_ext.ext_size == size, "MEXTADD: m_ext describes %p/%zu, not %p/%zu",
+	       (void *)m->m_ext.ext_buf, m->m_ext.ext_size, buf, size);
+	EXPECT(m->m_ext.ext_free == ext_free_routine && m->m_ext.ext_arg == (void *)(uintptr_t)i &&
+	       m->m_ext.ext_type == type, "MEXTADD: m_ext does not keep the free routine, its argument %zu or type %d",
+	       i, type);
+	return true;
+}
+
+/* After everything was freed: each MEXTADD buffer's routine ran once, and only the attached ones'. */
+static inline void mext_check_all_released(void)
+{
+	mext_check();
+	EXPECT(ext_attached == ext_released, "%ld MEXTADD buffers not released", ext_attached - ext_released);
+	for (size_t i = 0; i < ext_nrecs; i++)
+		EXPECT(ext_recs[i].calls == (ext_recs[i].attached ? 1 : 0),
+		       "MEXTADD buffer #%zu: free routine ran %d times", i, ext_recs[i].calls);
+}
+
+/* Forget the records (the fuzzer, at the start of each input). */
+static inline void mext_reset(void)
+{
+	ext_nrecs = 0;
+	ext_attached = ext_released = 0;
+	ext_trouble[0] = 0;
 }
 
 /* ------------------------------------------------------------ chain checks */
@@ -78,6 +220,8 @@ static inline void chain_ok(const char *who, struct mbuf *m0, bool hdr, int *len
 		} else {
 			EXPECT(!(m->m_flags & M_CLUSTER), "%s: mbuf #%d has M_CLUSTER without M_EXT", who, i);
 		}
+		EXPECT(sum + m->m_len <= MB_MAX_LEN, "%s: the chain holds more than the model's %d bytes", who,
+		       MB_MAX_LEN);
 		sum += m->m_len;
 	}
 	EXPECT(!(m0->m_flags & M_PKTHDR) || m0->m_pkthdr.len == sum, "%s: m_pkthdr.len %d but the mbufs hold %d bytes",
@@ -94,7 +238,10 @@ static inline void chain_bytes(const struct mbuf *m, unsigned char *out)
 	}
 }
 
-/* The chain against its model: invariants, length, tag, bytes, m_copydata. */
+/*
+ * The chain against its model: invariants, length, tag, bytes, and
+ * m_copydata of the whole chain and of a range check_rn() picks.
+ */
 static inline void mcompare(const char *who, struct mholder *h)
 {
 	static unsigned char buf[MB_MAX_LEN + 16];
@@ -117,6 +264,14 @@ static inline void mcompare(const char *who, struct mholder *h)
 	m_copydata(h->m, 0, len, buf);
 	if ((d = first_difference(buf, h->model, len)) >= 0 || buf[len] != 0xA5)
 		FAIL("m_copydata(0, %d) of %s: byte %d differs", len, who, d);
+	if (len > 0) {
+		int off = check_rn(len), n = 1 + check_rn(len - off);
+
+		memset(buf, 0xA5, (size_t)n + 16);
+		m_copydata(h->m, off, n, buf);
+		if ((d = first_difference(buf, h->model + off, n)) >= 0 || buf[n] != 0xA5)
+			FAIL("m_copydata(%d, %d) of %s (%d bytes): byte %d differs", off, n, who, len, d);
+	}
 }
 
 /* Is every byte of [off, off+n) in writable storage? */
@@ -145,8 +300,14 @@ static inline void write_through(struct mbuf *m, int off, const unsigned char *s
 	}
 }
 
-/* Count the chains' references (fuzz_common.h) and their mbufs; @mbufs gets the total. */
-static inline void mbuf_hold_refs(unsigned long long *mbufs)
+/* ------------------------------------------------------------ the holders */
+
+/*
+ * Pass every live chain's external storage to @hold, once per mbuf that
+ * holds a reference to it (the caller counts references against holders);
+ * @mbufs gets the number of mbufs.
+ */
+static inline void mbuf_hold_refs(void (*hold)(const struct pktmem_ext *e), unsigned long long *mbufs)
 {
 	struct mholder *hs[MB_COPIES + 1];
 	int nh = 0;
@@ -161,12 +322,29 @@ static inline void mbuf_hold_refs(unsigned long long *mbufs)
 		for (struct mbuf *m = hs[h]->m; m; m = m->m_next) {
 			(*mbufs)++;
 			if (m->m_flags & M_EXT)
-				rc_hold(m->m_ext.ext_storage);
+				hold(m->m_ext.ext_storage);
 		}
+}
+
+/* The caches against what the live chains hold: mbufs, distinct clusters, MEXTADD buffers. */
+static inline void mbuf_check_caches(unsigned long long mbufs, unsigned long long clusters, long user_bufs)
+{
+	struct pktmem_stats st;
+
+	mext_check();
+	kmem_cache_stats(pktmem_mbuf_cache(), &st);
+	EXPECT(st.in_use == mbufs, "mbuf cache: %llu in use, the chains hold %llu", (unsigned long long)st.in_use,
+	       mbufs);
+	kmem_cache_stats(pktmem_cluster_cache(), &st);
+	EXPECT(st.in_use == clusters, "cluster cache: %llu in use, the chains hold %llu",
+	       (unsigned long long)st.in_use, clusters);
+	EXPECT(ext_attached - ext_released == user_bufs, "MEXTADD buffers: %ld attached - %ld released, %ld live",
+	       ext_attached, ext_released, user_bufs);
 }
 
 static inline void mbuf_compare_all(void)
 {
+	mext_check();
 	if (pkt.m)
 		mcompare("packet", &pkt);
 	for (int i = 0; i < MB_COPIES; i++)
@@ -184,8 +362,11 @@ static inline void mbuf_age_copies(void)
 		}
 }
 
+/* Free every chain (at the end of a run, or after a failure) and restore max_protohdr. */
 static inline void mbuf_free_all(void)
 {
+	m_freem(split_tail);
+	split_tail = NULL;
 	m_freem(pkt.m);
 	pkt.m = NULL;
 	pkt.len = 0;
@@ -209,6 +390,7 @@ static inline void counting_copy(const void *from, void *to, size_t len)
 	devget_copied += len;
 }
 
+/* The packet is @m, @len bytes (already in the model); a third of the packets get a tag. */
 static inline void set_packet(struct mbuf *m, int len)
 {
 	pkt.m = m;
@@ -234,7 +416,12 @@ static inline void build_devget(int len)
 
 	if (len == 0)
 		len = 1;
-	/* Trailer encapsulation now and then: the packet is buf[off0+4, len) then buf[0, off0). */
+	/*
+	 * Trailer encapsulation, now and then: @off0 bytes of data, a 16-bit
+	 * type and length, then the headers; the packet is the headers
+	 * followed by the data (buf[off0+4, len) then buf[0, off0)), 4 bytes
+	 * shorter than the buffer.
+	 */
 	if (len > 8 && one_in(4))
 		off0 = 1 + rn(len - 8);
 	fill_random(src, len);
@@ -242,8 +429,10 @@ static inline void build_devget(int len)
 	devget_copied = 0;
 	arm();
 	struct mbuf *m = m_devget((char *)src, len, off0, NULL, plain ? NULL : counting_copy);
+
 	hit = disarm();
 	if (!m) {
+		count("fail: m_devget NULL");
 		EXPECT(hit, "m_devget(%d) returned NULL with no allocation failed", len);
 		return; /* no packet: the next step builds one */
 	}
@@ -251,10 +440,12 @@ static inline void build_devget(int len)
 		plen = len - 4;
 		memcpy(pkt.model, src + off0 + 4, (size_t)(len - off0 - 4));
 		memcpy(pkt.model + len - off0 - 4, src, (size_t)off0);
+		count("m_devget with trailer encapsulation");
 	} else {
 		plen = len;
 		memcpy(pkt.model, src, (size_t)len);
 	}
+	pkt.m = m; /* held before the checks (set_packet sets it again) */
 	EXPECT(plain || devget_copied == (size_t)plen, "m_devget: the copy routine moved %zu of %d bytes",
 	       devget_copied, plen);
 	set_packet(m, plen);
@@ -265,11 +456,12 @@ static inline void build_devget(int len)
  * A chain built by hand, as a driver would: a header mbuf and more, each
  * with internal data, a cluster, MEXTADD or MEXTMALLOC storage, data at a
  * chosen place in it (empty mbufs too), some storage marked read-only.
+ * pkt.m holds the chain while it grows.
  */
 static inline void build_by_hand(int style, int target)
 {
 	static const char *const names[] = { "internal", "clusters", "MEXTADD", "MEXTMALLOC", "mixed" };
-	struct mbuf *head = NULL, **tail = &head;
+	struct mbuf **tail = &pkt.m;
 	int total = 0, segs = 1 + rn(style == SEG_INTERNAL ? 10 : 5), made = 0;
 	int how = random_how();
 
@@ -283,9 +475,12 @@ static inline void build_by_hand(int style, int target)
 
 		hit = disarm();
 		if (!m) {
+			count("fail: m_get/m_gethdr NULL while building");
+			m_freem(pkt.m);
+			pkt.m = NULL;
+			pkt.len = 0;
 			EXPECT(hit, "%s(%s) returned NULL with no allocation failed", s ? "m_get" : "m_gethdr",
 			       how_name(how));
-			m_freem(head);
 			return;
 		}
 		*tail = m;
@@ -308,8 +503,10 @@ static inline void build_by_hand(int style, int target)
 		hit = disarm();
 		if (kind != SEG_INTERNAL && !(m->m_flags & M_EXT)) {
 			/* A failed attach leaves the mbuf as it was: internal data. */
+			count("fail: MCLGET/MEXTADD/MEXTMALLOC left M_EXT clear");
 			EXPECT(hit, "attaching %s storage failed with no allocation failed", names[kind]);
-			EXPECT(m->m_data == m_buf_start(m) && m->m_len == 0, "a failed storage attach changed the mbuf");
+			EXPECT(m->m_data == m_buf_start(m) && m->m_len == 0,
+			       "a failed storage attach changed the mbuf");
 		}
 
 		int cap = (int)(m_buf_end(m) - m_buf_start(m));
@@ -327,8 +524,8 @@ static inline void build_by_hand(int style, int target)
 		if ((m->m_flags & M_EXT) && one_in(6))
 			pktmem_ext_set_readonly(m->m_ext.ext_storage);
 	}
-	head->m_pkthdr.len = total;
-	set_packet(head, total);
+	pkt.m->m_pkthdr.len = total;
+	set_packet(pkt.m, total);
 	note("  built %d mbufs, %d bytes", made, total);
 	mcompare("built chain", &pkt);
 }
@@ -376,7 +573,7 @@ static inline void op_adj(void)
 	pkt.len = len - (n >= 0 ? n : -n);
 }
 
-/* m_copyback_cow of [off, off+n) inside holder @h. */
+/* m_copyback_cow of [off, off+n) inside holder @h (the packet or a copy). */
 static inline void cow_at(struct mholder *h, const char *who, int off, int n)
 {
 	int how = random_how();
@@ -389,9 +586,11 @@ static inline void cow_at(struct mholder *h, const char *who, int off, int n)
 
 	hit = disarm();
 	if (!r) {
-		EXPECT(hit, "m_copyback_cow(%d, %d, %s) returned NULL with no allocation failed", off, n, how_name(how));
+		count(h == &pkt ? "fail: m_copyback_cow freed the packet" : "fail: m_copyback_cow freed a copy");
 		h->m = NULL; /* the contract: the chain is freed */
 		h->len = 0;
+		EXPECT(hit, "m_copyback_cow(%s, %d, %d, %s) returned NULL with no allocation failed", who, off, n,
+		       how_name(how));
 		return;
 	}
 	h->m = r;
@@ -413,7 +612,9 @@ static inline void op_cow(void)
  * m_copyback: append at the end, past the end (a zero-filled gap), or over
  * bytes inside (maybe running past the end). Writing into shared or
  * read-only storage is the caller's error, so a range that is not writable
- * goes to m_copyback_cow, or becomes a pure append.
+ * goes to m_copyback_cow, or becomes a pure append. Whatever grows the
+ * packet stays within MB_GROW_LIMIT (an operation that would pass it is an
+ * m_adj instead), so the model's MB_MAX_LEN always holds it.
  */
 static inline void op_copyback(void)
 {
@@ -447,8 +648,6 @@ static inline void op_copyback(void)
 	if (off < len && !range_writable(pkt.m, off, imin(n, len - off))) {
 		if (off + n <= len) {
 			cow_at(&pkt, "packet", off, n);
-			if (!pkt.m)
-				packet_gone();
 			return;
 		}
 		off = len; /* the append must respect the growth limit too */
@@ -481,6 +680,7 @@ static inline void op_copyback(void)
 			FAIL("m_copyback(off %d, len %d) failed part way to %d bytes with contents that are "
 			     "neither the written prefix nor the old packet", off, n, got);
 		pkt.len = got;
+		count("fail: m_copyback extension short");
 		note("  extension failed: %d bytes", got);
 		return;
 	}
@@ -488,7 +688,7 @@ static inline void op_copyback(void)
 	pkt.len = explen;
 }
 
-/* m_makewritable of a chosen range, then a write straight into the mbufs. */
+/* m_makewritable of a chosen range of holder @h, then a write straight into the mbufs. */
 static inline void makewritable(struct mholder *h, const char *who)
 {
 	if (h->len == 0)
@@ -505,10 +705,11 @@ static inline void makewritable(struct mholder *h, const char *who)
 	err = m_makewritable(&h->m, off, n, how);
 	hit = disarm();
 	if (err) {
+		count("fail: m_makewritable ENOBUFS, contents kept");
+		EXPECT(h->m != NULL, "m_makewritable failed and left *mp NULL");
 		EXPECT(hit, "m_makewritable(%d, %d, %s) returned %d with no allocation failed", off, n, how_name(how),
 		       err);
 		EXPECT(err == ENOBUFS, "m_makewritable failed with %d, not ENOBUFS", err);
-		EXPECT(h->m != NULL, "m_makewritable failed and left *mp NULL");
 		return; /* the contents must be as they were: compared at the end of the step */
 	}
 	mcompare("m_makewritable", h);
@@ -544,9 +745,10 @@ static inline void op_prepend(void)
 	}
 	hit = disarm();
 	if (!pkt.m) {
+		count("fail: M_PREPEND/m_prepend freed the packet");
+		packet_gone();
 		EXPECT(hit, "%s(%d, %s) failed with no allocation failed", direct ? "m_prepend" : "M_PREPEND", plen,
 		       how_name(how));
-		packet_gone();
 		return;
 	}
 	if (direct) {
@@ -584,13 +786,18 @@ static inline void op_pullup(void)
 
 	hit = disarm();
 	if (n > len) {
+		count("short: m_pullup of a shorter packet freed it");
+		if (r)
+			pkt.m = r;
+		else
+			packet_gone();
 		EXPECT(r == NULL, "m_pullup(%d) of a %d-byte packet returned a chain", n, len);
-		packet_gone();
 		return;
 	}
 	if (!r) {
-		EXPECT(hit, "m_pullup(%d) of %d bytes returned NULL with no allocation failed", n, len);
+		count("fail: m_pullup freed the packet");
 		packet_gone();
+		EXPECT(hit, "m_pullup(%d) of %d bytes returned NULL with no allocation failed", n, len);
 		return;
 	}
 	pkt.m = r;
@@ -626,13 +833,16 @@ static inline void op_pulldown(void)
 
 	hit = disarm();
 	if (off + n > len) {
+		count("short: m_pulldown past the end freed the packet");
+		if (!r)
+			packet_gone();
 		EXPECT(r == NULL, "m_pulldown(%d, %d) of a %d-byte packet returned an mbuf", off, n, len);
-		packet_gone();
 		return;
 	}
 	if (!r) {
-		EXPECT(hit, "m_pulldown(%d, %d) of %d bytes returned NULL with no allocation failed", off, n, len);
+		count("fail: m_pulldown freed the packet");
 		packet_gone();
+		EXPECT(hit, "m_pulldown(%d, %d) of %d bytes returned NULL with no allocation failed", off, n, len);
 		return;
 	}
 	int pos = 0, at = use_offp ? offp : 0;
@@ -656,8 +866,9 @@ static inline void op_pulldown(void)
 
 /*
  * m_split, maybe grow the head, then m_cat the tail back. A tail that
- * carries a packet header loses it first, as a BSD caller does; m_cat must
- * leave m_pkthdr.len alone, and the caller fixes it.
+ * carries a packet header loses it first, as a BSD caller does
+ * (m_remove_pkthdr / m_demote); m_cat must leave m_pkthdr.len alone, and
+ * the caller fixes it.
  */
 static inline void op_split_cat(void)
 {
@@ -671,11 +882,14 @@ static inline void op_split_cat(void)
 	struct mbuf *t = m_split(pkt.m, at, how);
 
 	hit = disarm();
+	split_tail = t;
 	if (at > len) {
+		count("short: m_split past the end left the packet");
 		EXPECT(t == NULL, "m_split(%d) of a %d-byte packet returned a tail", at, len);
 		return;
 	}
 	if (!t) {
+		count("fail: m_split restored the packet");
 		EXPECT(hit, "m_split(%d) of %d bytes returned NULL with no allocation failed", at, len);
 		return; /* restored: compared at the end of the step */
 	}
@@ -696,11 +910,9 @@ static inline void op_split_cat(void)
 		fill_random(ins, extra);
 		note("  m_copyback(off %d, len %d) on the head", at, extra);
 		m_copyback(pkt.m, at, extra, ins);
-		if (pkt.m->m_pkthdr.len != at + extra) {
-			/* Only a failed extension (no fault is armed here, so: none) may fall short. */
-			FAIL("m_copyback at the end of the split head: length %d, expected %d", pkt.m->m_pkthdr.len,
-			     at + extra);
-		}
+		/* Only a failed extension (no fault is armed here, so: none) may fall short. */
+		EXPECT(pkt.m->m_pkthdr.len == at + extra, "m_copyback at the end of the split head: length %d, "
+		       "expected %d", pkt.m->m_pkthdr.len, at + extra);
 		chain_bytes(t, mscratch);
 		EXPECT(first_difference(mscratch, pkt.model + at, len - at) < 0,
 		       "m_copyback at the end of the split head changed the tail's bytes");
@@ -713,12 +925,14 @@ static inline void op_split_cat(void)
 	}
 	note("  m_cat(head of %d bytes, tail of %d bytes)", at + extra, len - at);
 	m_cat(pkt.m, t);
+	split_tail = NULL;
 	EXPECT(pkt.m->m_pkthdr.len == at + extra, "m_cat changed m_pkthdr.len to %d (was %d)", pkt.m->m_pkthdr.len,
 	       at + extra);
 	pkt.m->m_pkthdr.len = len + extra;
 	pkt.len = len + extra;
 }
 
+/* A free copy holder; when all are taken, one chosen is freed. */
 static inline struct mholder *mbuf_free_slot(void)
 {
 	for (int i = 0; i < MB_COPIES; i++)
@@ -776,6 +990,7 @@ static inline void op_copy(void)
 	}
 	hit = disarm();
 	if (!c) {
+		count("fail: m_copym/m_copypacket/m_dup NULL, source kept");
 		EXPECT(hit, "%s(%d, %d) returned NULL with no allocation failed", name, off, n);
 		return; /* the source must be untouched: compared at the end of the step */
 	}
@@ -827,6 +1042,11 @@ struct apply_state {
 	char why[160];
 };
 
+/*
+ * m_apply's function: each piece must lie inside one mbuf's data and match
+ * the model. It notes what is wrong rather than failing: the library is
+ * mid-call.
+ */
 static inline int apply_fn(void *arg, void *data, unsigned int n)
 {
 	struct apply_state *s = arg;
@@ -851,6 +1071,7 @@ static inline int apply_fn(void *arg, void *data, unsigned int n)
 	return s->calls == s->stop_at ? 7 : 0;
 }
 
+/* m_apply of a chosen range (maybe stopped by f's return value), and m_copydata of the same range. */
 static inline void op_apply(void)
 {
 	int len = pkt.len, off = rn(len + 1), n = rn(len - off + 1), rv;
@@ -861,6 +1082,7 @@ static inline void op_apply(void)
 	rv = m_apply(pkt.m, off, n, apply_fn, &s);
 	EXPECT(!s.bad, "m_apply(%d, %d): %s", off, n, s.why);
 	if (rv == 7) {
+		count("m_apply: f's return value ended it");
 		EXPECT(s.stop_at && s.calls == s.stop_at, "m_apply returned f's 7 after %d calls (stop at %d)", s.calls,
 		       s.stop_at);
 	} else {
@@ -868,7 +1090,6 @@ static inline void op_apply(void)
 		EXPECT(s.pos == n, "m_apply(%d, %d) passed %d bytes", off, n, s.pos);
 		EXPECT(!s.stop_at || s.calls < s.stop_at, "m_apply went on after f returned 7");
 	}
-	/* And m_copydata of the same range. */
 	memset(mscratch, 0xA5, (size_t)n + 16);
 	m_copydata(pkt.m, off, n, mscratch);
 	int d = first_difference(mscratch, pkt.model + off, n);
@@ -897,19 +1118,33 @@ static inline void op_free_copy(void)
 
 struct mbuf_op {
 	void (*fn)(void);
+	int weight; /* how often the seeded test picks it (the fuzzer picks by index) */
 	const char *name;
 };
 
-/* Every operation needs a packet; without one, the step builds it instead. */
+/*
+ * Every operation needs a packet; without one, the step builds it instead.
+ * The fuzzer's opcode is an index into this table: its order and length
+ * are the input format (fuzz/make_corpus.sh knows the length).
+ */
 static const struct mbuf_op mbuf_ops[] = {
-	{ op_copyback, "copyback" },       { op_cow, "copyback_cow" },   { op_makewritable, "makewritable" },
-	{ op_prepend, "prepend" },         { op_adj, "adj" },            { op_pullup, "pullup" },
-	{ op_pulldown, "pulldown" },       { op_split_cat, "split_cat" }, { op_copy, "copy" },
-	{ op_write_copy, "write_copy" },   { op_apply, "apply" },        { op_new_packet, "new_packet" },
-	{ op_free_copy, "free_copy" },
+	{ op_copyback, 14, "op copyback" },
+	{ op_cow, 7, "op cow" },
+	{ op_makewritable, 8, "op makewritable_pkt" },
+	{ op_prepend, 10, "op prepend" },
+	{ op_adj, 9, "op adj" },
+	{ op_pullup, 8, "op pullup" },
+	{ op_pulldown, 9, "op pulldown" },
+	{ op_split_cat, 9, "op split_cat" },
+	{ op_copy, 10, "op copy" },
+	{ op_write_copy, 5, "op write_copy" },
+	{ op_apply, 6, "op apply" },
+	{ op_new_packet, 2, "op new_packet" },
+	{ op_free_copy, 2, "op free_copy" },
 };
 #define NR_MBUF_OPS ((int)(sizeof(mbuf_ops) / sizeof(mbuf_ops[0])))
 
+/* Operation @op of mbuf_ops (or, with no packet, the building of one). */
 static inline void mbuf_do_op(int op)
 {
 	if (!pkt.m)
@@ -918,4 +1153,4 @@ static inline void mbuf_do_op(int op)
 		mbuf_ops[op].fn();
 }
 
-#endif /* PKTMEM_FUZZ_MBUF_MODEL_H */
+#endif /* PKTMEM_TESTS_MBUF_MODEL_H */
