@@ -15,7 +15,7 @@ static void test_records(void)
 	struct kmem_cache *c = kmem_cache_create("d-rec", 100, 0, 0, NULL);
 	struct pktmem_debug_object o;
 
-	pktmem_debug_set(true);
+	bool was = debug_mode_set(true);
 	CHECK(pktmem_debug_enabled());
 
 	void *p = kmem_cache_alloc(c, GFP_KERNEL);
@@ -41,6 +41,7 @@ static void test_records(void)
 	CHECK_EQ(cache_in_use(c), 0);
 	kmem_cache_destroy(c);
 	CHECK_EQ(pktmem_debug_lookup(p, &o), -ENOENT); /* records die with their cache */
+	pktmem_debug_set(was);
 }
 
 static void test_double_free(void)
@@ -48,7 +49,7 @@ static void test_double_free(void)
 	struct kmem_cache *c = kmem_cache_create("d-double", 64, 0, 0, NULL);
 	struct pktmem_stats st;
 
-	pktmem_debug_set(true);
+	bool was = debug_mode_set(true);
 	void *p = kmem_cache_alloc(c, GFP_KERNEL);
 
 	kmem_cache_free(c, p);
@@ -69,7 +70,7 @@ static void test_double_free(void)
 	CHECK(a != b);
 	kmem_cache_free(c, a);
 	kmem_cache_free(c, b);
-	pktmem_debug_set(false);
+	pktmem_debug_set(was);
 	kmem_cache_destroy(c);
 }
 
@@ -78,7 +79,7 @@ static void test_write_after_free(void)
 #ifndef TEST_UNDER_ASAN /* ASan reports the write itself first */
 	struct kmem_cache *c = kmem_cache_create("d-uaf", 128, 0, 0, NULL);
 
-	pktmem_debug_set(true);
+	bool was = debug_mode_set(true);
 	unsigned char *p = kmem_cache_alloc(c, GFP_KERNEL);
 
 	memset(p, 0, 128);
@@ -93,9 +94,46 @@ static void test_write_after_free(void)
 	CHECK(strstr(diag_last_msg, "written after free") != NULL);
 	CHECK(strstr(diag_last_msg, "byte 77") != NULL);
 	kmem_cache_free(c, again);
-	pktmem_debug_set(false);
+	pktmem_debug_set(was);
 	kmem_cache_destroy(c);
 #endif
+}
+
+/*
+ * While debug mode is off its hooks do not run, so the records of an
+ * earlier time on go stale. Switched on again it starts afresh: an object
+ * freed then, and allocated again while off, is freed once more without a
+ * false "double free", and is not checked against a fill it no longer has.
+ */
+static void test_off_and_on_again(void)
+{
+	struct kmem_cache *c = kmem_cache_create("d-again", 64, 0, 0, NULL);
+	struct pktmem_debug_object o;
+	bool was = debug_mode_set(true);
+	unsigned char *p = kmem_cache_alloc(c, GFP_KERNEL);
+
+	kmem_cache_free(c, p);
+	pktmem_debug_set(false);
+	unsigned char *q = kmem_cache_alloc(c, GFP_KERNEL); /* LIFO: the same object */
+
+	CHECK(q == p);
+	memset(q, 0, 64); /* its owner's data, not the fill */
+	pktmem_debug_set(true);
+	CHECK_EQ(pktmem_debug_lookup(q, &o), -ENOENT); /* allocated before debug mode was on */
+	EXPECT_NO_DIAG(kmem_cache_free(c, q));
+	CHECK_EQ(cache_in_use(c), 0);
+
+	/* Recorded from here on: a real double free is still caught. */
+	unsigned char *r = kmem_cache_alloc(c, GFP_KERNEL);
+
+	CHECK_EQ(pktmem_debug_lookup(r, &o), 0);
+	CHECK_EQ(o.state, PKTMEM_DEBUG_LIVE);
+	kmem_cache_free(c, r);
+	EXPECT_DIAG("kmem_cache_free", kmem_cache_free(c, r));
+	CHECK(HAS("double free"));
+	CHECK_EQ(cache_in_use(c), 0);
+	pktmem_debug_set(was);
+	kmem_cache_destroy(c);
 }
 
 static int ctor_runs;
@@ -110,7 +148,7 @@ static void test_ctor_cache_not_filled(void)
 {
 	struct kmem_cache *c = kmem_cache_create("d-ctor", 32, 0, 0, ctor);
 
-	pktmem_debug_set(true);
+	bool was = debug_mode_set(true);
 	unsigned char *p = kmem_cache_alloc(c, GFP_KERNEL);
 
 	kmem_cache_free(c, p);
@@ -119,7 +157,7 @@ static void test_ctor_cache_not_filled(void)
 	CHECK(q == p);
 	CHECK(q[0] == 0x11 && q[31] == 0x11); /* constructed state kept */
 	kmem_cache_free(c, q);
-	pktmem_debug_set(false);
+	pktmem_debug_set(was);
 	kmem_cache_destroy(c);
 }
 
@@ -133,7 +171,7 @@ static void test_leak_report(void)
 	struct kmem_cache *c = kmem_cache_create("d-leak", 40, 0, 0, NULL);
 	void *p[4];
 
-	pktmem_debug_set(true);
+	bool was = debug_mode_set(true);
 	for (int i = 0; i < 3; i++)
 		p[i] = leak_here(c);
 	p[3] = kmem_cache_alloc(c, GFP_KERNEL);
@@ -153,7 +191,7 @@ static void test_leak_report(void)
 	CHECK_EQ(pktmem_debug_report_leaks(f), 0);
 	fclose(f);
 	free(buf);
-	pktmem_debug_set(false);
+	pktmem_debug_set(was);
 	kmem_cache_destroy(c);
 }
 
@@ -207,6 +245,7 @@ int main(int argc, char **argv)
 	TEST(test_records);
 	TEST(test_double_free);
 	TEST(test_write_after_free);
+	TEST(test_off_and_on_again);
 	TEST(test_ctor_cache_not_filled);
 	TEST(test_leak_report);
 	TEST(test_environment);

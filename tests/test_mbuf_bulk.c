@@ -275,7 +275,7 @@ static void test_freem_bulk_debug_mode(void)
 {
 	struct mbuf *mv[BURST];
 
-	pktmem_debug_set(true);
+	bool was = debug_mode_set(true);
 	CHECK_EQ(m_getcl_bulk(mv, BURST, M_WAIT, MT_DATA, M_PKTHDR), BURST);
 
 	struct pktmem_debug_object rec;
@@ -286,7 +286,7 @@ static void test_freem_bulk_debug_mode(void)
 	EXPECT_NO_DIAG(m_freem_bulk(mv, BURST));
 	CHECK_EQ(pktmem_debug_lookup(mv[3], &rec), 0);
 	CHECK_EQ(rec.state, PKTMEM_DEBUG_FREE);
-	pktmem_debug_set(false);
+	pktmem_debug_set(was);
 	check_no_leaks();
 }
 
