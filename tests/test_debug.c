@@ -1,7 +1,9 @@
 /*
  * Debug mode (<pktmem/pktmem.h>): per-object records, double frees with
- * both sites, writes after free, the leak report, and PKTMEM_DEBUG=1 from
- * the environment (a child process of this test).
+ * both sites, writes after free, switching off and on again, the leak
+ * report, and PKTMEM_DEBUG=1 and =0 from the environment (child processes
+ * of this test). Each test gives back the mode it found, so that the suite
+ * also runs whole with PKTMEM_DEBUG=1.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -206,7 +208,19 @@ static int child_main(void)
 	return 0;
 }
 
-static void test_environment(void)
+/* The child with PKTMEM_DEBUG=0: debug mode stays off, nothing reported at exit. */
+static int child_off_main(void)
+{
+	struct kmem_cache *c = kmem_cache_create("d-child-off", 24, 0, 0, NULL);
+
+	if (pktmem_debug_enabled())
+		return 3;
+	(void)kmem_cache_alloc(c, GFP_KERNEL);
+	return 0;
+}
+
+/* Run this program as a child with PKTMEM_DEBUG=@value and @mode; its stderr to @out. */
+static int run_child(const char *value, const char *mode, char *out, size_t size)
 {
 	int pipefd[2];
 
@@ -216,31 +230,48 @@ static void test_environment(void)
 	if (pid == 0) {
 		dup2(pipefd[1], 2);
 		close(pipefd[0]);
-		setenv("PKTMEM_DEBUG", "1", 1);
-		execl("/proc/self/exe", "test_debug", "--child", (char *)NULL);
+		setenv("PKTMEM_DEBUG", value, 1);
+		execl("/proc/self/exe", "test_debug", mode, (char *)NULL);
 		_exit(4);
 	}
 	close(pipefd[1]);
-	char out[4096];
 	size_t got = 0;
 	ssize_t n;
 
-	while (got < sizeof(out) - 1 && (n = read(pipefd[0], out + got, sizeof(out) - 1 - got)) > 0)
+	while (got < size - 1 && (n = read(pipefd[0], out + got, size - 1 - got)) > 0)
 		got += (size_t)n;
 	out[got] = '\0';
 	close(pipefd[0]);
 	int status = 0;
 
 	waitpid(pid, &status, 0);
+	return status;
+}
+
+/*
+ * The environment decides at start-up, both ways: this test's own
+ * environment (PKTMEM_DEBUG=1 or not) does not leak into the children.
+ */
+static void test_environment(void)
+{
+	char out[4096];
+	int status = run_child("1", "--child", out, sizeof(out));
+
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	CHECK(strstr(out, "1 object still live") != NULL);
 	CHECK(strstr(out, "'d-child'") != NULL);
+
+	status = run_child("0", "--child-off", out, sizeof(out));
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK(strstr(out, "still live") == NULL);
 }
 
 int main(int argc, char **argv)
 {
 	if (argc > 1 && strcmp(argv[1], "--child") == 0)
 		return child_main();
+	if (argc > 1 && strcmp(argv[1], "--child-off") == 0)
+		return child_off_main();
 	diag_capture();
 	TEST(test_records);
 	TEST(test_double_free);
