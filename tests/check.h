@@ -7,6 +7,7 @@
 #ifndef PKTMEM_TEST_CHECK_H
 #define PKTMEM_TEST_CHECK_H
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +72,31 @@ static inline int test_summary(void)
 {
 	printf("%d passed, %d failed\n", tests_passed, tests_failed);
 	return tests_failed ? 1 : 0;
+}
+
+/*
+ * Is pktmem's debug mode on (PKTMEM_DEBUG=1 in the environment, or
+ * pktmem_debug_set())? Its checks then take over some of normal mode's:
+ * a double free or a use of a freed object is diagnosed in its words
+ * ("double free of", "is freed already"), freed objects read as 0x6b, and
+ * every allocation and free takes the slow path.
+ */
+static inline bool debug_mode_on(void)
+{
+	return pktmem_debug_enabled();
+}
+
+/*
+ * Switch debug mode to @on for the length of a test; returns the state to
+ * hand back to debug_mode_set() at its end, so that the tests after it run
+ * in the mode the environment chose.
+ */
+static inline bool debug_mode_set(bool on)
+{
+	bool was = pktmem_debug_enabled();
+
+	pktmem_debug_set(on);
+	return was;
 }
 
 /* Diagnostics recorded by the counting handler. */

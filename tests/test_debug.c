@@ -1,7 +1,9 @@
 /*
  * Debug mode (<pktmem/pktmem.h>): per-object records, double frees with
- * both sites, writes after free, the leak report, and PKTMEM_DEBUG=1 from
- * the environment (a child process of this test).
+ * both sites, writes after free, switching off and on again, the leak
+ * report, and PKTMEM_DEBUG=1 and =0 from the environment (child processes
+ * of this test). Each test gives back the mode it found, so that the suite
+ * also runs whole with PKTMEM_DEBUG=1.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -15,7 +17,7 @@ static void test_records(void)
 	struct kmem_cache *c = kmem_cache_create("d-rec", 100, 0, 0, NULL);
 	struct pktmem_debug_object o;
 
-	pktmem_debug_set(true);
+	bool was = debug_mode_set(true);
 	CHECK(pktmem_debug_enabled());
 
 	void *p = kmem_cache_alloc(c, GFP_KERNEL);
@@ -41,6 +43,7 @@ static void test_records(void)
 	CHECK_EQ(cache_in_use(c), 0);
 	kmem_cache_destroy(c);
 	CHECK_EQ(pktmem_debug_lookup(p, &o), -ENOENT); /* records die with their cache */
+	pktmem_debug_set(was);
 }
 
 static void test_double_free(void)
@@ -48,7 +51,7 @@ static void test_double_free(void)
 	struct kmem_cache *c = kmem_cache_create("d-double", 64, 0, 0, NULL);
 	struct pktmem_stats st;
 
-	pktmem_debug_set(true);
+	bool was = debug_mode_set(true);
 	void *p = kmem_cache_alloc(c, GFP_KERNEL);
 
 	kmem_cache_free(c, p);
@@ -69,7 +72,7 @@ static void test_double_free(void)
 	CHECK(a != b);
 	kmem_cache_free(c, a);
 	kmem_cache_free(c, b);
-	pktmem_debug_set(false);
+	pktmem_debug_set(was);
 	kmem_cache_destroy(c);
 }
 
@@ -78,7 +81,7 @@ static void test_write_after_free(void)
 #ifndef TEST_UNDER_ASAN /* ASan reports the write itself first */
 	struct kmem_cache *c = kmem_cache_create("d-uaf", 128, 0, 0, NULL);
 
-	pktmem_debug_set(true);
+	bool was = debug_mode_set(true);
 	unsigned char *p = kmem_cache_alloc(c, GFP_KERNEL);
 
 	memset(p, 0, 128);
@@ -93,9 +96,46 @@ static void test_write_after_free(void)
 	CHECK(strstr(diag_last_msg, "written after free") != NULL);
 	CHECK(strstr(diag_last_msg, "byte 77") != NULL);
 	kmem_cache_free(c, again);
-	pktmem_debug_set(false);
+	pktmem_debug_set(was);
 	kmem_cache_destroy(c);
 #endif
+}
+
+/*
+ * While debug mode is off its hooks do not run, so the records of an
+ * earlier time on go stale. Switched on again it starts afresh: an object
+ * freed then, and allocated again while off, is freed once more without a
+ * false "double free", and is not checked against a fill it no longer has.
+ */
+static void test_off_and_on_again(void)
+{
+	struct kmem_cache *c = kmem_cache_create("d-again", 64, 0, 0, NULL);
+	struct pktmem_debug_object o;
+	bool was = debug_mode_set(true);
+	unsigned char *p = kmem_cache_alloc(c, GFP_KERNEL);
+
+	kmem_cache_free(c, p);
+	pktmem_debug_set(false);
+	unsigned char *q = kmem_cache_alloc(c, GFP_KERNEL); /* LIFO: the same object */
+
+	CHECK(q == p);
+	memset(q, 0, 64); /* its owner's data, not the fill */
+	pktmem_debug_set(true);
+	CHECK_EQ(pktmem_debug_lookup(q, &o), -ENOENT); /* allocated before debug mode was on */
+	EXPECT_NO_DIAG(kmem_cache_free(c, q));
+	CHECK_EQ(cache_in_use(c), 0);
+
+	/* Recorded from here on: a real double free is still caught. */
+	unsigned char *r = kmem_cache_alloc(c, GFP_KERNEL);
+
+	CHECK_EQ(pktmem_debug_lookup(r, &o), 0);
+	CHECK_EQ(o.state, PKTMEM_DEBUG_LIVE);
+	kmem_cache_free(c, r);
+	EXPECT_DIAG("kmem_cache_free", kmem_cache_free(c, r));
+	CHECK(HAS("double free"));
+	CHECK_EQ(cache_in_use(c), 0);
+	pktmem_debug_set(was);
+	kmem_cache_destroy(c);
 }
 
 static int ctor_runs;
@@ -110,7 +150,7 @@ static void test_ctor_cache_not_filled(void)
 {
 	struct kmem_cache *c = kmem_cache_create("d-ctor", 32, 0, 0, ctor);
 
-	pktmem_debug_set(true);
+	bool was = debug_mode_set(true);
 	unsigned char *p = kmem_cache_alloc(c, GFP_KERNEL);
 
 	kmem_cache_free(c, p);
@@ -119,7 +159,7 @@ static void test_ctor_cache_not_filled(void)
 	CHECK(q == p);
 	CHECK(q[0] == 0x11 && q[31] == 0x11); /* constructed state kept */
 	kmem_cache_free(c, q);
-	pktmem_debug_set(false);
+	pktmem_debug_set(was);
 	kmem_cache_destroy(c);
 }
 
@@ -133,7 +173,7 @@ static void test_leak_report(void)
 	struct kmem_cache *c = kmem_cache_create("d-leak", 40, 0, 0, NULL);
 	void *p[4];
 
-	pktmem_debug_set(true);
+	bool was = debug_mode_set(true);
 	for (int i = 0; i < 3; i++)
 		p[i] = leak_here(c);
 	p[3] = kmem_cache_alloc(c, GFP_KERNEL);
@@ -153,7 +193,7 @@ static void test_leak_report(void)
 	CHECK_EQ(pktmem_debug_report_leaks(f), 0);
 	fclose(f);
 	free(buf);
-	pktmem_debug_set(false);
+	pktmem_debug_set(was);
 	kmem_cache_destroy(c);
 }
 
@@ -168,7 +208,19 @@ static int child_main(void)
 	return 0;
 }
 
-static void test_environment(void)
+/* The child with PKTMEM_DEBUG=0: debug mode stays off, nothing reported at exit. */
+static int child_off_main(void)
+{
+	struct kmem_cache *c = kmem_cache_create("d-child-off", 24, 0, 0, NULL);
+
+	if (pktmem_debug_enabled())
+		return 3;
+	(void)kmem_cache_alloc(c, GFP_KERNEL);
+	return 0;
+}
+
+/* Run this program as a child with PKTMEM_DEBUG=@value and @mode; its stderr to @out. */
+static int run_child(const char *value, const char *mode, char *out, size_t size)
 {
 	int pipefd[2];
 
@@ -178,35 +230,53 @@ static void test_environment(void)
 	if (pid == 0) {
 		dup2(pipefd[1], 2);
 		close(pipefd[0]);
-		setenv("PKTMEM_DEBUG", "1", 1);
-		execl("/proc/self/exe", "test_debug", "--child", (char *)NULL);
+		setenv("PKTMEM_DEBUG", value, 1);
+		execl("/proc/self/exe", "test_debug", mode, (char *)NULL);
 		_exit(4);
 	}
 	close(pipefd[1]);
-	char out[4096];
 	size_t got = 0;
 	ssize_t n;
 
-	while (got < sizeof(out) - 1 && (n = read(pipefd[0], out + got, sizeof(out) - 1 - got)) > 0)
+	while (got < size - 1 && (n = read(pipefd[0], out + got, size - 1 - got)) > 0)
 		got += (size_t)n;
 	out[got] = '\0';
 	close(pipefd[0]);
 	int status = 0;
 
 	waitpid(pid, &status, 0);
+	return status;
+}
+
+/*
+ * The environment decides at start-up, both ways: this test's own
+ * environment (PKTMEM_DEBUG=1 or not) does not leak into the children.
+ */
+static void test_environment(void)
+{
+	char out[4096];
+	int status = run_child("1", "--child", out, sizeof(out));
+
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	CHECK(strstr(out, "1 object still live") != NULL);
 	CHECK(strstr(out, "'d-child'") != NULL);
+
+	status = run_child("0", "--child-off", out, sizeof(out));
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK(strstr(out, "still live") == NULL);
 }
 
 int main(int argc, char **argv)
 {
 	if (argc > 1 && strcmp(argv[1], "--child") == 0)
 		return child_main();
+	if (argc > 1 && strcmp(argv[1], "--child-off") == 0)
+		return child_off_main();
 	diag_capture();
 	TEST(test_records);
 	TEST(test_double_free);
 	TEST(test_write_after_free);
+	TEST(test_off_and_on_again);
 	TEST(test_ctor_cache_not_filled);
 	TEST(test_leak_report);
 	TEST(test_environment);

@@ -275,7 +275,7 @@ static void test_freem_bulk_debug_mode(void)
 {
 	struct mbuf *mv[BURST];
 
-	pktmem_debug_set(true);
+	bool was = debug_mode_set(true);
 	CHECK_EQ(m_getcl_bulk(mv, BURST, M_WAIT, MT_DATA, M_PKTHDR), BURST);
 
 	struct pktmem_debug_object rec;
@@ -286,7 +286,7 @@ static void test_freem_bulk_debug_mode(void)
 	EXPECT_NO_DIAG(m_freem_bulk(mv, BURST));
 	CHECK_EQ(pktmem_debug_lookup(mv[3], &rec), 0);
 	CHECK_EQ(rec.state, PKTMEM_DEBUG_FREE);
-	pktmem_debug_set(false);
+	pktmem_debug_set(was);
 	check_no_leaks();
 }
 
@@ -294,20 +294,31 @@ static void test_freem_bulk_debug_mode(void)
 static void test_freem_bulk_refuses_bad_mbufs(void)
 {
 	struct mbuf *mv[6];
+	int n = 0, twice = 1;
 
+	/*
+	 * In debug mode m_freem_bulk() frees one by one, so the packet given
+	 * twice is back in its cache before its second turn; under ASan that
+	 * turn's read is reported, as for the earlier call below: left out.
+	 */
+#if defined(TEST_UNDER_ASAN)
+	twice = !debug_mode_on();
+#endif
 	CHECK_EQ(m_getcl_bulk(mv, 4, M_WAIT, MT_DATA, M_PKTHDR), 4);
+	n = 4;
 	/* The same packet twice in one call: the second is dead by then. */
-	mv[4] = mv[1];
+	if (twice)
+		mv[n++] = mv[1];
 	/* A stack copy of a live mbuf (live marker and all): not library memory. */
 	struct mbuf copy;
 
 	memcpy(&copy, mv[2], sizeof(copy));
-	mv[5] = &copy;
+	mv[n++] = &copy;
 
 	unsigned long before = diag_seen;
 
-	m_freem_bulk(mv, 6);
-	CHECK_EQ(diag_seen, before + 2);
+	m_freem_bulk(mv, n);
+	CHECK_EQ(diag_seen, before + 1 + twice);
 	CHECK(strcmp(diag_last_func, "m_free") == 0);
 	CHECK(HAS("not library memory"));
 	check_no_leaks();

@@ -257,8 +257,9 @@ PKTMEM_API unsigned long pktmem_diag_count(void);
  *    with `call pktmem_debug_print(ptr)`;
  *  - pktmem_debug_report_leaks() lists the objects still live, grouped by
  *    allocation site with a backtrace; with PKTMEM_DEBUG=1 it runs at exit.
- * Objects allocated before debug mode was switched on have no record and
- * are not checked. Thread-safe; much slower than normal mode.
+ * Objects allocated before debug mode was switched on (the last time: it
+ * starts afresh) have no record and are not checked. Thread-safe; much
+ * slower than normal mode.
  */
 #define PKTMEM_DEBUG_LIVE 1
 #define PKTMEM_DEBUG_FREE 2

@@ -205,12 +205,36 @@ void debug_forget_cache(struct kmem_cache *c)
 	pthread_mutex_unlock(&dbg_lock);
 }
 
+/*
+ * Drop every record. While debug mode is off, allocations and frees pass
+ * the hooks by, so the records left from an earlier time on are stale: an
+ * object freed then (record FREE) and allocated again while off would have
+ * its next, legitimate free refused as a double free. Switching debug mode
+ * on therefore starts from an empty table, as the contract says: objects
+ * allocated before that have no record.
+ */
+static void forget_all(void)
+{
+	pthread_mutex_lock(&dbg_lock);
+	for (unsigned h = 0; h < NBUCKETS; h++) {
+		while (bucket[h]) {
+			struct rec *r = bucket[h];
+
+			bucket[h] = r->next;
+			free(r);
+		}
+	}
+	pthread_mutex_unlock(&dbg_lock);
+}
+
 void pktmem_debug_set(bool on)
 {
-	if (on)
+	if (on && !debug_on()) {
+		forget_all(); /* before the hooks run again: none of them sees a stale record */
 		atomic_fetch_or(&slow_paths, SLOW_DEBUG);
-	else
+	} else if (!on) {
 		atomic_fetch_and(&slow_paths, ~SLOW_DEBUG);
+	}
 }
 
 bool pktmem_debug_enabled(void)
