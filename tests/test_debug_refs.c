@@ -7,7 +7,8 @@
  * diagnosed at the call, from the record of the object that holds the
  * count (a cluster's header sits after its data, a bio after its set's
  * front pad), with both sites, and must leave the fill intact: the next
- * allocation of that object reports no write after free. Outside debug
+ * allocation of that object reports no write after free. So must a get
+ * (pktmem_ext_get(), get_page(), bio_get()) of a freed one, undone. Outside debug
  * mode the same puts read a count of zero and are diagnosed as before,
  * and a genuine count equal to the fill is a count like any other.
  */
@@ -77,6 +78,10 @@ static void test_ext_put_freed_cluster(void)
 	CHECK(HAS("in object"));
 	CHECK(HAS("'mbuf_cluster'"));
 	CHECK_EQ(e->ext_refs, FILL); /* not dropped */
+	EXPECT_DIAG("pktmem_ext_get", pktmem_ext_get(e));
+	CHECK(freed_already_with_sites());
+	CHECK(HAS("in object"));
+	CHECK_EQ(e->ext_refs, FILL); /* not taken */
 	CHECK_EQ(all_in_use(), in_use);
 
 	/* The fill is whole: the same object comes back without a complaint. */
@@ -203,6 +208,9 @@ static void test_put_page_freed(void)
 	CHECK(freed_already_with_sites());
 	CHECK(HAS("'page-descriptor'"));
 	CHECK_EQ(pg->ext.ext_refs, FILL);
+	EXPECT_DIAG("get_page", get_page(pg));
+	CHECK(freed_already_with_sites());
+	CHECK_EQ(pg->ext.ext_refs, FILL);
 	EXPECT_DIAG("__free_pages", __free_page(pg)); /* its order reads as the fill too */
 	CHECK(freed_already_with_sites());
 	CHECK_EQ(pg->ext.ext_refs, FILL);
@@ -262,6 +270,10 @@ static void check_bio_put_freed(unsigned int front_pad)
 	CHECK(HAS("'bio-"));
 	CHECK_EQ(bio->__bi_cnt, FILL);
 	CHECK_EQ(pool_frees(&bs.bio_pool), frees);
+	EXPECT_DIAG("bio_get", bio_get(bio));
+	CHECK(freed_already_with_sites());
+	CHECK(front_pad ? HAS("in object") : !HAS("in object"));
+	CHECK_EQ(bio->__bi_cnt, FILL);
 
 	struct bio *again;
 
@@ -360,7 +372,10 @@ static void test_live_count_like_fill_normal(void)
 	bio_put(bio);
 }
 
-/* A freed header, descriptor or bio rests in its cache unwritten: its count reads 0. */
+/*
+ * A freed header, descriptor or bio rests in its cache unwritten: its count
+ * reads 0, and a further get or put is diagnosed and undone.
+ */
 static void test_released_again_normal(void)
 {
 	if (!reuse_is_safe()) {
@@ -375,12 +390,18 @@ static void test_released_again_normal(void)
 	EXPECT_DIAG("pktmem_ext_put", pktmem_ext_put(e, NULL));
 	CHECK(HAS("released again (reference count 0)"));
 	CHECK_EQ(e->ext_refs, 0);
+	EXPECT_DIAG("pktmem_ext_get", pktmem_ext_get(e));
+	CHECK(HAS("reference count 0: already released"));
+	CHECK_EQ(e->ext_refs, 0);
 
 	struct page *pg = alloc_page(GFP_KERNEL);
 
 	put_page(pg);
 	EXPECT_DIAG("pktmem_ext_put", put_page(pg));
 	CHECK(HAS("released again (reference count 0)"));
+	CHECK_EQ(pg->ext.ext_refs, 0);
+	EXPECT_DIAG("pktmem_ext_get", get_page(pg));
+	CHECK(HAS("reference count 0: already released"));
 	CHECK_EQ(pg->ext.ext_refs, 0);
 
 	struct bio_set bs;
@@ -391,6 +412,9 @@ static void test_released_again_normal(void)
 	bio_put(bio);
 	unsigned long long frees = pool_frees(&bs.bio_pool);
 
+	EXPECT_DIAG("bio_get", bio_get(bio));
+	CHECK(HAS("reference count 0: it was put for the last time already"));
+	CHECK_EQ(bio->__bi_cnt, 0);
 	EXPECT_DIAG("bio_put", bio_put(bio));
 	CHECK(HAS("put more often than it was got (count -1)"));
 	CHECK_EQ(pool_frees(&bs.bio_pool), frees);

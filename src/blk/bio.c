@@ -224,9 +224,52 @@ struct bio *bio_alloc(unsigned short nr_vecs, blk_opf_t opf, gfp_t gfp_mask)
 	return bio_alloc_bioset(nr_vecs, opf, gfp_mask, bio_default_bioset());
 }
 
+/*
+ * The name debug mode's report gives @bio: "bio", or, when the slab object
+ * holding it begins with a set's front pad, "bio <address> in object".
+ * NULL when @bio is in no cache object.
+ */
+static const void *bio_object(struct bio *bio, char *what, size_t size)
+{
+	const void *obj = slab_obj_start(bio);
+
+	if (obj == (const void *)bio)
+		snprintf(what, size, "bio");
+	else
+		snprintf(what, size, "bio %p in object", (void *)bio);
+	return obj;
+}
+
+/*
+ * bio_get() found @old, no count of a live bio: at or below zero (the bio
+ * was freed; undone and diagnosed), or debug mode's fill, when the record
+ * of the bio's object decides (freed: undone, so the fill stays for the
+ * check at reuse, and diagnosed with both sites).
+ */
+static __attribute__((noinline, cold)) void bio_get_odd(struct bio *bio, int old)
+{
+	if (old <= 0) {
+		__atomic_fetch_sub(&bio->__bi_cnt, 1, __ATOMIC_RELAXED);
+		diag("bio_get", "bio %p has reference count %d: it was put for the last time already", (void *)bio,
+		     old);
+		return;
+	}
+	if (old == DEBUG_FREE_INT && debug_on()) {
+		char what[64];
+		const void *obj = bio_object(bio, what, sizeof(what));
+
+		if (obj && debug_freed(obj, "bio_get", what))
+			__atomic_fetch_sub(&bio->__bi_cnt, 1, __ATOMIC_RELAXED);
+	}
+}
+
+/* One compare tells a live count from both a freed bio's and the fill. */
 void bio_get(struct bio *bio)
 {
-	__atomic_fetch_add(&bio->__bi_cnt, 1, __ATOMIC_RELAXED);
+	int old = __atomic_fetch_add(&bio->__bi_cnt, 1, __ATOMIC_RELAXED);
+
+	if (unlikely((unsigned int)old - 1u >= (unsigned int)DEBUG_FREE_INT - 1u))
+		bio_get_odd(bio, old);
 }
 
 static void bio_free(struct bio *bio)
@@ -251,13 +294,9 @@ static __attribute__((noinline, cold)) void bio_put_odd(struct bio *bio, int cnt
 	int left;
 
 	if (cnt == DEBUG_FREE_INT && debug_on()) {
-		const void *obj = slab_obj_start(bio);
 		char what[64];
+		const void *obj = bio_object(bio, what, sizeof(what));
 
-		if (obj == (const void *)bio)
-			snprintf(what, sizeof(what), "bio");
-		else
-			snprintf(what, sizeof(what), "bio %p in object", (void *)bio);
 		if (obj && debug_freed(obj, "bio_put", what))
 			return;
 	}

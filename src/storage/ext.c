@@ -112,7 +112,35 @@ struct pktmem_ext *pktmem_ext_attach(void *buf, size_t size, pktmem_ext_release_
 
 void pktmem_ext_get(struct pktmem_ext *e)
 {
-	ext_get_inline(e);
+	ext_get_named(e, "pktmem_ext_get");
+}
+
+/*
+ * Debug mode's record of the slab object holding header @e says it is
+ * freed: diagnosed under @func with both sites. The header may sit inside
+ * its object (a cluster's after the data).
+ */
+static bool ext_freed(const struct pktmem_ext *e, const char *func)
+{
+	const void *obj = slab_obj_start(e);
+	char what[64];
+
+	if (obj == (const void *)e)
+		snprintf(what, sizeof(what), "storage");
+	else
+		snprintf(what, sizeof(what), "storage %p in object", (void *)e);
+	return obj && debug_freed(obj, func, what);
+}
+
+void ext_get_odd(struct pktmem_ext *e, int old, const char *func)
+{
+	if (old <= 0) {
+		ext_get_dead(e, old);
+		return;
+	}
+	/* Freed: the fill is given back as it was, for the check at reuse. */
+	if (old == DEBUG_FREE_INT && debug_on() && ext_freed(e, func))
+		__atomic_fetch_sub(&e->ext_refs, 1, __ATOMIC_RELAXED);
 }
 
 void ext_get_dead(struct pktmem_ext *e, int old)
@@ -150,18 +178,8 @@ void ext_put_odd(struct pktmem_ext *e, void *owner, int refs, const char *func)
 		ext_put_dead(e, refs);
 		return;
 	}
-	if (refs == DEBUG_FREE_INT && debug_on()) {
-		/* The header may sit inside its object (a cluster's after the data). */
-		const void *obj = slab_obj_start(e);
-		char what[64];
-
-		if (obj == (const void *)e)
-			snprintf(what, sizeof(what), "storage");
-		else
-			snprintf(what, sizeof(what), "storage %p in object", (void *)e);
-		if (obj && debug_freed(obj, func, what))
-			return;
-	}
+	if (refs == DEBUG_FREE_INT && debug_on() && ext_freed(e, func))
+		return;
 	if (__atomic_sub_fetch(&e->ext_refs, 1, __ATOMIC_ACQ_REL) == 0)
 		ext_release(e, owner);
 }

@@ -156,6 +156,28 @@ static inline void ext_put_inline(struct pktmem_ext *e, void *owner)
 void ext_get_dead(struct pktmem_ext *e, int old);
 
 /*
+ * A get of @e found @old, no count of a live header: at or below zero
+ * (released: undone and diagnosed), or at least debug mode's fill, when
+ * the record of the object holding the header decides (freed: undone and
+ * diagnosed under @func with both sites; else a count like any other).
+ */
+void ext_get_odd(struct pktmem_ext *e, int old, const char *func) __attribute__((cold));
+
+/*
+ * pktmem_ext_get() under the name of the public function @func, for the
+ * out-of-line gets (pktmem_ext_get(), get_page()): one compare tells a
+ * live count from both a released one and debug mode's fill.
+ */
+static inline void ext_get_named(struct pktmem_ext *e, const char *func)
+{
+	win_ext_open(e); /* holders of shared storage see different windows */
+	int old = __atomic_fetch_add(&e->ext_refs, 1, __ATOMIC_RELAXED);
+
+	if (unlikely((unsigned int)old - 1u >= (unsigned int)DEBUG_FREE_INT - 1u))
+		ext_get_odd(e, old, func);
+}
+
+/*
  * pktmem_ext_get() inline, for the clone paths (skb_clone, m_copym): one
  * atomic add, and the diagnosis of a released header out of line.
  */

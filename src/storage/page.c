@@ -120,7 +120,7 @@ void put_page(struct page *pg)
 
 void get_page(struct page *pg)
 {
-	pktmem_ext_get(&pg->ext);
+	ext_get_named(&pg->ext, "get_page");
 }
 
 void __free_pages(struct page *pg, unsigned int order)
