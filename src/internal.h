@@ -92,6 +92,14 @@ bool debug_on_free(struct kmem_cache *c, void *obj, size_t size, bool has_ctor, 
 /* The cache is going away: forget its objects. */
 void debug_forget_cache(struct kmem_cache *c);
 /*
+ * What the calling thread allocates between debug_keep_begin() and
+ * debug_keep_end() lives as long as the process by design (the default
+ * bio set's reserve): its records are kept and checked as any other, but
+ * the leak report leaves them out, as Linux's kmemleak_not_leak() does.
+ */
+void debug_keep_begin(void);
+void debug_keep_end(void);
+/*
  * Is @obj, the start of a cache object, freed according to its debug
  * record? Then diagnose @what of it under @func with both sites and say
  * true. For the faces' own "freed already" checks, which read fields the

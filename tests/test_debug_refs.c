@@ -12,6 +12,10 @@
  * mode the same puts read a count of zero and are diagnosed as before,
  * and a genuine count equal to the fill is a count like any other.
  */
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <pktmem/blkdev.h>
 #include <pktmem/ext.h>
 #include <pktmem/mbuf.h>
@@ -421,6 +425,46 @@ static void test_released_again_normal(void)
 	bioset_exit(&bs);
 }
 
+/*
+ * A child that switches debug mode on, then sets up the default bio set
+ * (bio_alloc) and puts the bio, with @leak_one an object it never frees:
+ * its exit status is the leak report's count. _exit: no sanitizer's own
+ * leak check of the deliberate leak.
+ */
+static void default_bioset_child(bool leak_one)
+{
+	FILE *null = fopen("/dev/null", "w");
+
+	pktmem_debug_set(true);
+	struct bio *bio = bio_alloc(1, REQ_OP_READ, GFP_KERNEL);
+
+	bio_put(bio);
+	if (leak_one)
+		(void)kmalloc(100, GFP_KERNEL);
+	_exit((int)pktmem_debug_report_leaks(null));
+}
+
+static int run_self(const char *arg)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		execl("/proc/self/exe", "test_debug_refs", arg, (char *)NULL);
+		_exit(100);
+	}
+	int status = 0;
+
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* The default bio set lives as long as the process: not a leak; a real one still is. */
+static void test_default_bioset_not_a_leak(void)
+{
+	CHECK_EQ(run_self("--bioset-child"), 0);
+	CHECK_EQ(run_self("--bioset-child-leak"), 1);
+}
+
 static unsigned long long in_use_at_start;
 
 /* Every object went back: no put above leaked or kept one. */
@@ -429,8 +473,13 @@ static void test_nothing_kept(void)
 	CHECK_EQ(all_in_use(), in_use_at_start);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	if (argc == 2 && strcmp(argv[1], "--bioset-child") == 0)
+		default_bioset_child(false);
+	if (argc == 2 && strcmp(argv[1], "--bioset-child-leak") == 0)
+		default_bioset_child(true);
+
 	bool was_on = pktmem_debug_enabled(); /* PKTMEM_DEBUG=1 in the environment */
 
 	diag_capture();
@@ -447,6 +496,7 @@ int main(void)
 	TEST(test_put_view_freed);
 	TEST(test_bio_put_freed);
 	TEST(test_nothing_kept);
+	TEST(test_default_bioset_not_a_leak);
 	pktmem_debug_set(was_on);
 	return test_summary();
 }

@@ -256,7 +256,9 @@ PKTMEM_API unsigned long pktmem_diag_count(void);
  *    backtraces of its allocation and last free, which a debugger can print
  *    with `call pktmem_debug_print(ptr)`;
  *  - pktmem_debug_report_leaks() lists the objects still live, grouped by
- *    allocation site with a backtrace; with PKTMEM_DEBUG=1 it runs at exit.
+ *    allocation site with a backtrace (leaving out what the library keeps
+ *    for the process's life: the default bio set's reserve); with
+ *    PKTMEM_DEBUG=1 it runs at exit.
  * Objects allocated before debug mode was switched on (the last time: it
  * starts afresh) have no record and are not checked. Thread-safe; much
  * slower than normal mode.

@@ -27,8 +27,22 @@
 struct rec {
 	struct rec *next;
 	struct kmem_cache *cache;
+	bool kept; /* allocated under debug_keep_begin(): no leak */
 	struct pktmem_debug_object o;
 };
+
+/* This thread's debug_keep_begin() depth; per thread, so it needs no lock. */
+static _Thread_local unsigned keep_depth;
+
+void debug_keep_begin(void)
+{
+	keep_depth++;
+}
+
+void debug_keep_end(void)
+{
+	keep_depth--;
+}
 
 /* Guards the table; records are malloc'd (never our own caches: no recursion). */
 static pthread_mutex_t dbg_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -124,6 +138,7 @@ void debug_on_alloc(struct kmem_cache *c, void *obj, size_t size, bool has_ctor)
 		bucket[h] = r;
 	}
 	r->cache = c;
+	r->kept = keep_depth > 0;
 	snprintf(r->o.cache, sizeof(r->o.cache), "%s", kmem_cache_name(c));
 	r->o.size = size;
 	r->o.state = PKTMEM_DEBUG_LIVE;
@@ -300,7 +315,7 @@ size_t pktmem_debug_report_leaks(FILE *out)
 	pthread_mutex_lock(&dbg_lock);
 	for (unsigned h = 0; h < NBUCKETS; h++) {
 		for (const struct rec *r = bucket[h]; r; r = r->next) {
-			if (r->o.state != PKTMEM_DEBUG_LIVE)
+			if (r->o.state != PKTMEM_DEBUG_LIVE || r->kept)
 				continue;
 			live++;
 			struct group *g;
