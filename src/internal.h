@@ -106,9 +106,27 @@ void debug_keep_end(void);
  * debug fill has overwritten.
  */
 bool debug_freed(const void *obj, const char *func, const char *what);
+/*
+ * debug_freed() for the cache object that holds @p, which may point inside
+ * it (a cluster's storage header after its data, a bio after its set's
+ * front pad): @what names @p, with "<p> in object" added when @p does not
+ * start the object. False when @p is in no cache object.
+ */
+bool debug_freed_at(const void *p, const char *func, const char *what);
 /* The byte debug mode fills freed objects with, and an int of it. */
 #define DEBUG_FREE_BYTE 0x6b
 #define DEBUG_FREE_INT 0x6b6b6b6b
+
+/*
+ * Is reference count @n one a live holder can read when at least @lo
+ * holders exist: @lo .. DEBUG_FREE_INT - 1? One compare rules out both a
+ * released object's count (0 or below) and debug mode's fill in a freed
+ * one, which the caller then sorts out of line.
+ */
+static inline bool count_in(int n, int lo)
+{
+	return (unsigned int)n - (unsigned int)lo < (unsigned int)DEBUG_FREE_INT - (unsigned int)lo;
+}
 
 /* ------------------------------------------------------------ atomic context */
 

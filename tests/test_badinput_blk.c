@@ -68,15 +68,6 @@ static uint64_t blk_objects(void)
 	return n;
 }
 
-static bool reuse_is_safe(void)
-{
-#ifdef TEST_UNDER_ASAN
-	return false;
-#else
-	return !TEST_UNDER_VALGRIND();
-#endif
-}
-
 /* Did the last call diagnose, from @func? */
 static bool diagnosed(unsigned long *seen, const char *func)
 {

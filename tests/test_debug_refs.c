@@ -25,16 +25,6 @@
 
 #define FILL 0x6b6b6b6b
 
-/* Deliberate uses after free: the sanitizers report the access itself. */
-static bool reuse_is_safe(void)
-{
-#ifdef TEST_UNDER_ASAN
-	return false;
-#else
-	return !TEST_UNDER_VALGRIND();
-#endif
-}
-
 /* The last diagnostic says "freed already" and gives both sites. */
 static bool freed_already_with_sites(void)
 {

@@ -29,7 +29,6 @@
 #include <string.h>
 
 #include "blk_impl.h"
-#include "mem/slab_impl.h"
 
 /* ------------------------------------------------------------ vector caches */
 
@@ -230,22 +229,6 @@ struct bio *bio_alloc(unsigned short nr_vecs, blk_opf_t opf, gfp_t gfp_mask)
 }
 
 /*
- * The name debug mode's report gives @bio: "bio", or, when the slab object
- * holding it begins with a set's front pad, "bio <address> in object".
- * NULL when @bio is in no cache object.
- */
-static const void *bio_object(struct bio *bio, char *what, size_t size)
-{
-	const void *obj = slab_obj_start(bio);
-
-	if (obj == (const void *)bio)
-		snprintf(what, size, "bio");
-	else
-		snprintf(what, size, "bio %p in object", (void *)bio);
-	return obj;
-}
-
-/*
  * bio_get() found @old, no count of a live bio: at or below zero (the bio
  * was freed; undone and diagnosed), or debug mode's fill, when the record
  * of the bio's object decides (freed: undone, so the fill stays for the
@@ -259,13 +242,8 @@ static __attribute__((noinline, cold)) void bio_get_odd(struct bio *bio, int old
 		     old);
 		return;
 	}
-	if (old == DEBUG_FREE_INT && debug_on()) {
-		char what[64];
-		const void *obj = bio_object(bio, what, sizeof(what));
-
-		if (obj && debug_freed(obj, "bio_get", what))
-			__atomic_fetch_sub(&bio->__bi_cnt, 1, __ATOMIC_RELAXED);
-	}
+	if (old == DEBUG_FREE_INT && debug_on() && debug_freed_at(bio, "bio_get", "bio"))
+		__atomic_fetch_sub(&bio->__bi_cnt, 1, __ATOMIC_RELAXED);
 }
 
 /* One compare tells a live count from both a freed bio's and the fill. */
@@ -273,7 +251,7 @@ void bio_get(struct bio *bio)
 {
 	int old = __atomic_fetch_add(&bio->__bi_cnt, 1, __ATOMIC_RELAXED);
 
-	if (unlikely((unsigned int)old - 1u >= (unsigned int)DEBUG_FREE_INT - 1u))
+	if (unlikely(!count_in(old, 1)))
 		bio_get_odd(bio, old);
 }
 
@@ -298,13 +276,8 @@ static __attribute__((noinline, cold)) void bio_put_odd(struct bio *bio, int cnt
 {
 	int left;
 
-	if (cnt == DEBUG_FREE_INT && debug_on()) {
-		char what[64];
-		const void *obj = bio_object(bio, what, sizeof(what));
-
-		if (obj && debug_freed(obj, "bio_put", what))
-			return;
-	}
+	if (cnt == DEBUG_FREE_INT && debug_on() && debug_freed_at(bio, "bio_put", "bio"))
+		return;
 	left = __atomic_sub_fetch(&bio->__bi_cnt, 1, __ATOMIC_ACQ_REL);
 	if (unlikely(left < 0))
 		diag("bio_put", "bio %p put more often than it was got (count %d)", (void *)bio, left);
@@ -330,7 +303,7 @@ void bio_put(struct bio *bio)
 	if (likely(cnt == 1)) {
 		__atomic_store_n(&bio->__bi_cnt, 0, __ATOMIC_RELAXED);
 		bio_free(bio);
-	} else if (likely((unsigned int)cnt - 2 < (unsigned int)DEBUG_FREE_INT - 2)) {
+	} else if (likely(count_in(cnt, 2))) {
 		if (__atomic_sub_fetch(&bio->__bi_cnt, 1, __ATOMIC_ACQ_REL) == 0)
 			bio_free(bio);
 	} else {

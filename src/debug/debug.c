@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "mem/slab_impl.h"
 
 #define FREE_BYTE DEBUG_FREE_BYTE
 #define NBUCKETS (1u << 16)
@@ -200,6 +201,19 @@ bool debug_freed(const void *obj, const char *func, const char *what)
 	pthread_mutex_unlock(&dbg_lock);
 	diag(func, "%s %p (cache '%s') is freed already: freed at %s; used again at %s", what, obj, cache, first, now);
 	return true;
+}
+
+bool debug_freed_at(const void *p, const char *func, const char *what)
+{
+	const void *obj = slab_obj_start(p);
+	char name[64];
+
+	if (!obj)
+		return false;
+	if (obj == p)
+		return debug_freed(obj, func, what);
+	snprintf(name, sizeof(name), "%s %p in object", what, p);
+	return debug_freed(obj, func, name);
 }
 
 void debug_forget_cache(struct kmem_cache *c)

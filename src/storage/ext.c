@@ -18,11 +18,9 @@
  * atomic decrement: the common unshared free costs one load.
  */
 #include <errno.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "ext_impl.h"
-#include "mem/slab_impl.h"
 #include "window.h"
 
 #define EXT_HDR_ALIGN 16
@@ -115,39 +113,18 @@ void pktmem_ext_get(struct pktmem_ext *e)
 	ext_get_named(e, "pktmem_ext_get");
 }
 
-/*
- * Debug mode's record of the slab object holding header @e says it is
- * freed: diagnosed under @func with both sites. The header may sit inside
- * its object (a cluster's after the data).
- */
-static bool ext_freed(const struct pktmem_ext *e, const char *func)
-{
-	const void *obj = slab_obj_start(e);
-	char what[64];
-
-	if (obj == (const void *)e)
-		snprintf(what, sizeof(what), "storage");
-	else
-		snprintf(what, sizeof(what), "storage %p in object", (void *)e);
-	return obj && debug_freed(obj, func, what);
-}
-
 void ext_get_odd(struct pktmem_ext *e, int old, const char *func)
 {
-	if (old <= 0) {
-		ext_get_dead(e, old);
+	if (old == DEBUG_FREE_INT && debug_on()) {
+		if (debug_freed_at(e, func, "storage"))
+			__atomic_fetch_sub(&e->ext_refs, 1, __ATOMIC_RELAXED);
 		return;
 	}
-	/* Freed: the fill is given back as it was, for the check at reuse. */
-	if (old == DEBUG_FREE_INT && debug_on() && ext_freed(e, func))
+	if (old <= 0) {
 		__atomic_fetch_sub(&e->ext_refs, 1, __ATOMIC_RELAXED);
-}
-
-void ext_get_dead(struct pktmem_ext *e, int old)
-{
-	__atomic_fetch_sub(&e->ext_refs, 1, __ATOMIC_RELAXED);
-	diag("pktmem_ext_get", "storage %p (buffer %p, %zu bytes) has reference count %d: already released", (void *)e,
-	     (void *)e->ext_buf, e->ext_size, old);
+		diag("pktmem_ext_get", "storage %p (buffer %p, %zu bytes) has reference count %d: already released",
+		     (void *)e, (void *)e->ext_buf, e->ext_size, old);
+	}
 }
 
 void ext_release(struct pktmem_ext *e, void *owner)
@@ -172,22 +149,21 @@ void pktmem_ext_put(struct pktmem_ext *e, void *owner)
 	ext_put_named(e, owner, "pktmem_ext_put");
 }
 
-void ext_put_odd(struct pktmem_ext *e, void *owner, int refs, const char *func)
-{
-	if (refs <= 0) {
-		ext_put_dead(e, refs);
-		return;
-	}
-	if (refs == DEBUG_FREE_INT && debug_on() && ext_freed(e, func))
-		return;
-	if (__atomic_sub_fetch(&e->ext_refs, 1, __ATOMIC_ACQ_REL) == 0)
-		ext_release(e, owner);
-}
-
 void ext_put_dead(struct pktmem_ext *e, int refs)
 {
 	diag("pktmem_ext_put", "storage %p (buffer %p, %zu bytes) released again (reference count %d)", (void *)e,
 	     (void *)e->ext_buf, e->ext_size, refs);
+}
+
+bool ext_unref_odd(struct pktmem_ext *e, int refs, const char *func)
+{
+	if (refs <= 0) {
+		ext_put_dead(e, refs);
+		return false;
+	}
+	if (refs == DEBUG_FREE_INT && debug_on() && debug_freed_at(e, func, "storage"))
+		return false;
+	return __atomic_sub_fetch(&e->ext_refs, 1, __ATOMIC_ACQ_REL) == 0;
 }
 
 void pktmem_ext_set_readonly(struct pktmem_ext *e)
