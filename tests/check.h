@@ -85,21 +85,11 @@ static inline int test_summary(void)
 }
 
 /*
- * Is pktmem's debug mode on (PKTMEM_DEBUG=1 in the environment, or
- * pktmem_debug_set())? Its checks then take over some of normal mode's:
- * a double free or a use of a freed object is diagnosed in its words
- * ("double free of", "is freed already"), freed objects read as 0x6b, and
- * every allocation and free takes the slow path.
- */
-static inline bool debug_mode_on(void)
-{
-	return pktmem_debug_enabled();
-}
-
-/*
- * Switch debug mode to @on for the length of a test; returns the state to
- * hand back to debug_mode_set() at its end, so that the tests after it run
- * in the mode the environment chose.
+ * Switch debug mode to @on for the length of a test (when it is on, a
+ * double free or a use of a freed object is diagnosed in its words, "double
+ * free of" or "is freed already", and freed objects read as 0x6b); returns
+ * the state to hand back to debug_mode_set() at its end, so that the tests
+ * after it run in the mode the environment chose.
  */
 static inline bool debug_mode_set(bool on)
 {

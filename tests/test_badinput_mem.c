@@ -84,7 +84,7 @@ static int diag_from(unsigned long before, const char *func, const char *needle)
 static inline bool freed_put_or_get_seen(unsigned long before, const char *func, const char *normal,
 					 const char *normal_text)
 {
-	if (debug_mode_on())
+	if (pktmem_debug_enabled())
 		return diag_from(before, func, "is freed already");
 	return diag_from(before, normal, normal_text);
 }
@@ -92,7 +92,7 @@ static inline bool freed_put_or_get_seen(unsigned long before, const char *func,
 /* The count a released header reads: the fill in debug mode, else 0. */
 static inline int released_count(void)
 {
-	return debug_mode_on() ? 0x6b6b6b6b : 0;
+	return pktmem_debug_enabled() ? 0x6b6b6b6b : 0;
 }
 
 static int ctor_calls;

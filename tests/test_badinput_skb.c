@@ -328,7 +328,7 @@ static void test_bad_double_free(void)
 	struct sk_buff *keep = linear_skb(0, 10);
 	struct sk_buff *skb = skb_clone(keep, GFP_KERNEL);
 	unsigned long seen = diag_seen;
-	bool debug = debug_mode_on();
+	bool debug = pktmem_debug_enabled();
 
 	consume_skb(skb);
 	CHECK_EQ(pktmem_ext_refs(keep->head_ext), 1);

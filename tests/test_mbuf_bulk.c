@@ -302,7 +302,7 @@ static void test_freem_bulk_refuses_bad_mbufs(void)
 	 * turn's read is reported, as for the earlier call below: left out.
 	 */
 #if defined(TEST_UNDER_ASAN)
-	twice = !debug_mode_on();
+	twice = !pktmem_debug_enabled();
 #endif
 	CHECK_EQ(m_getcl_bulk(mv, 4, M_WAIT, MT_DATA, M_PKTHDR), 4);
 	n = 4;

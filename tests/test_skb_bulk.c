@@ -477,7 +477,7 @@ static void test_bad_inputs(void)
 		kfree_skb_bulk(one, 1);
 		EXPECT_DIAG("kfree_skb_bulk", kfree_skb_bulk(one, 1));
 		/* In debug mode it reads as the fill; its record tells, in debug mode's words. */
-		CHECK(HAS(debug_mode_on() ? "is freed already: freed at " : "freed again"));
+		CHECK(HAS(pktmem_debug_enabled() ? "is freed already: freed at " : "freed again"));
 		check_clean();
 	}
 #endif

@@ -422,7 +422,7 @@ static void test_exit_dump_text(void)
  */
 static void cut_leak_report(char *text)
 {
-	if (!text || !debug_mode_on())
+	if (!text || !pktmem_debug_enabled())
 		return;
 	char *start = strstr(text, "pktmem: 5 objects still live\n");
 
